@@ -1,0 +1,3 @@
+from moviescore.cli import app
+
+app(prog_name="moviescore")

@@ -1,0 +1,226 @@
+"""`moviescore …` — the command line of both instances. Thin: every command calls the library."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+from datetime import date
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(help="Predict a film's TMDB rating before release.", no_args_is_help=True)
+models_app = typer.Typer(help="Inspect and manage the model registry on S3.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+console = Console()
+
+
+class Source(StrEnum):
+    tmdb = "tmdb"
+    snapshot = "snapshot"
+    sample = "sample"
+
+
+DateOpt = Annotated[
+    str,
+    typer.Option(
+        "--date",
+        help="Logical date YYYY-MM-DD (the DAG's ds).",
+        callback=lambda v: date.fromisoformat(v).isoformat(),
+    ),
+]
+SourceOpt = Annotated[
+    Source | None,
+    typer.Option(help="Where movies come from; default: tmdb with a key, else sample."),
+]
+SnapshotOpt = Annotated[
+    Path | None,
+    typer.Option(exists=True, dir_okay=False, help="Snapshot file for --source snapshot."),
+]
+
+
+@app.callback()
+def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _print_json(value: Any) -> None:
+    console.print_json(json.dumps(value, default=str))
+
+
+@app.command()
+def collect(ds: DateOpt, source: SourceOpt = None, snapshot: SnapshotOpt = None) -> None:
+    """Collect movies into the raw partition of --date (re-running replaces it)."""
+    from moviescore.pipeline import collect_step
+
+    _print_json(
+        collect_step(ds, source.value if source else None, str(snapshot) if snapshot else None)
+    )
+
+
+def candidates_table(decision: dict[str, Any]) -> Table:
+    table = Table(title=f"candidates of {decision['run_id']}")
+    for column in (
+        "model",
+        "train RMSE",
+        "val RMSE",
+        "test RMSE",
+        "test MAE",
+        "test R²",
+        "RMSE gap",
+    ):
+        table.add_column(column, justify="right" if column != "model" else "left")
+    rows = [
+        *decision["candidates"],
+        {"model_name": "mean baseline", "metrics": decision["baseline"]},
+    ]
+    for cand in rows:
+        m = cand["metrics"]
+        table.add_row(
+            cand["model_name"],
+            *(
+                f"{m.get(k, float('nan')):.3f}"
+                for k in ("train_rmse", "val_rmse", "test_rmse", "test_mae", "test_r2", "rmse_gap")
+            ),
+        )
+    return table
+
+
+@app.command()
+def pipeline(ds: DateOpt, source: SourceOpt = None, snapshot: SnapshotOpt = None) -> None:
+    """collect → preprocess → train ×3 → promote in one process (the DAG's steps)."""
+    from moviescore.pipeline import run_all
+
+    result = run_all(ds, source.value if source else None, str(snapshot) if snapshot else None)
+    decision = result["decision"]
+    console.print(candidates_table(decision))
+    verdict = (
+        "[green]PROMOTED[/green]" if decision["promoted"] else "[yellow]kept champion[/yellow]"
+    )
+    console.print(f"{verdict} {decision['reason']}")
+    console.print(f"champion: {decision['champion_version']}")
+
+
+@app.command()
+def predict(
+    input: Annotated[
+        Path,
+        typer.Option("--input", exists=True, dir_okay=False, help="Movies in any snapshot format."),
+    ],
+    output: Annotated[Path, typer.Option("--output", help="CSV with columns id,predicted_rating.")],
+    version: Annotated[str, typer.Option(help="'champion' or a registry version id.")] = "champion",
+) -> None:
+    """Batch prediction for every movie of a file."""
+    from moviescore.batch import predict_file
+
+    rows = predict_file(input, output, version)
+    console.print(f"wrote {rows} predictions to {output}")
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """Every published version, newest first; * marks the champion."""
+    from moviescore.registry import Registry
+
+    table = Table()
+    for column in ("", "version", "model", "test RMSE", "rmse gap", "created"):
+        table.add_column(column)
+    for m in Registry.from_settings().list_versions():
+        metrics = m.get("metrics", {})
+        table.add_row(
+            "*" if m.get("champion") else "",
+            m["version"],
+            m.get("model_name", "?"),
+            f"{metrics.get('test_rmse', float('nan')):.3f}",
+            f"{metrics.get('rmse_gap', float('nan')):.3f}",
+            str(m.get("created_at", "")),
+        )
+    console.print(table)
+
+
+@models_app.command("show")
+def models_show(
+    version: Annotated[str | None, typer.Argument(help="Default: the champion.")] = None,
+) -> None:
+    """The manifest of a version (default: the champion) and the pointer if it is the champion."""
+    from moviescore.registry import Registry
+
+    registry = Registry.from_settings()
+    pointer = registry.champion()
+    if version is None:
+        if pointer is None:
+            raise typer.BadParameter("no champion yet; run `moviescore pipeline` first")
+        version = pointer["version"]
+    _print_json(
+        {
+            "manifest": registry.manifest(version),
+            "champion": pointer if pointer and pointer["version"] == version else None,
+        }
+    )
+
+
+@models_app.command("rollback")
+def models_rollback(
+    version: Annotated[str | None, typer.Argument(help="Default: the previous champion.")] = None,
+) -> None:
+    """Point the champion at an earlier, verified version."""
+    from moviescore.registry import Registry
+
+    _print_json(Registry.from_settings().rollback(version))
+
+
+@app.command()
+def s3() -> None:
+    """Run the embedded S3 server (SeaweedFS on 127.0.0.1) in the foreground until Ctrl-C."""
+    from moviescore.s3 import serve_forever
+
+    serve_forever()
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8000,
+) -> None:
+    """Run the prediction API (instance B)."""
+    from app.main import run_server
+
+    run_server(host=host, port=port)
+
+
+@app.command()
+def ui(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8501,
+) -> None:
+    """Run the Streamlit rating app; it talks to the API at API_URL."""
+    script = Path(__file__).resolve().parents[2] / "streamlit_app.py"
+    cmd = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(script),
+        "--server.address",
+        host,
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
+    raise typer.Exit(subprocess.call(cmd))
+
+
+if __name__ == "__main__":
+    app()

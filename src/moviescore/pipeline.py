@@ -1,0 +1,226 @@
+"""The four steps of instance A, called by the Airflow DAG and by `moviescore pipeline` alike.
+
+Each step takes and returns small JSON-serialisable values (dates, paths, ids, metrics) so Airflow
+can pass them through XCom. Everything a step writes is keyed by the logical date `ds`, so running
+a date again replaces its outputs instead of adding to them (tasks as transactions).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import joblib
+import pandas as pd
+
+from moviescore.config import Settings, get_settings
+
+log = logging.getLogger(__name__)
+SPLITS = ("train", "val", "test")
+
+
+def run_id_for(ds: str) -> str:
+    """One pipeline run per logical date: a re-run of the date overwrites, never duplicates."""
+    return f"run-{date.fromisoformat(ds).isoformat()}"
+
+
+def collect_step(ds: str, source: str | None = None, snapshot: str | None = None) -> dict[str, Any]:
+    from moviescore.dataset import write_partition
+    from moviescore.sources import default_source, load_source
+    from moviescore.validate import validate_raw, write_rejected
+
+    settings = get_settings()
+    day = date.fromisoformat(ds)
+    source = source or default_source(settings)
+    raw = load_source(
+        source, date=day, snapshot=Path(snapshot) if snapshot else None, settings=settings
+    )
+    report = validate_raw(raw, settings.max_rejected_share)
+    rejected_path = write_rejected(report, day, settings)
+    partition = write_partition(report.valid, day, settings)
+    log.info(
+        "collected %d movies from %s (%d rejected)", len(report.valid), source, len(report.rejected)
+    )
+    return {
+        "ds": ds,
+        "source": source,
+        "partition": str(partition),
+        "rows": len(report.valid),
+        "rejected": len(report.rejected),
+        "rejected_report": str(rejected_path) if rejected_path else None,
+    }
+
+
+def _dataset_dir(settings: Settings, ds: str) -> Path:
+    return settings.data_dir / "datasets" / f"date={ds}"
+
+
+def preprocess_step(ds: str) -> dict[str, Any]:
+    """Labelled, time-split training data from every partition up to `ds` (never later ones)."""
+    from moviescore.dataset import fingerprint, label_filter, read_all_partitions, time_split
+
+    settings = get_settings()
+    movies = read_all_partitions(settings, until=date.fromisoformat(ds))
+    labelled = label_filter(movies, settings.min_vote_count)
+    splits = time_split(labelled)
+    out = _dataset_dir(settings, ds)
+    out.mkdir(parents=True, exist_ok=True)
+    for name in SPLITS:
+        tmp = out / f".{name}.parquet.tmp"
+        getattr(splits, name).to_parquet(tmp, index=False)
+        tmp.replace(out / f"{name}.parquet")
+    summary = {
+        "ds": ds,
+        "dataset": str(out),
+        "rows": len(movies),
+        "labelled": len(labelled),
+        **{name: len(getattr(splits, name)) for name in SPLITS},
+        "fingerprint": fingerprint(labelled),
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+def load_splits(dataset_dir: str | Path) -> Any:
+    from moviescore.dataset import Splits
+
+    folder = Path(dataset_dir)
+    return Splits(*(pd.read_parquet(folder / f"{name}.parquet") for name in SPLITS))
+
+
+def train_step(ds: str, run_id: str, model_name: str) -> dict[str, Any]:
+    from moviescore.tracking import log_candidate
+    from moviescore.train import train_candidate
+
+    settings = get_settings()
+    dataset = _dataset_dir(settings, ds)
+    splits = load_splits(dataset)
+    result = train_candidate(model_name, splits)
+    out = settings.runs_dir / run_id / model_name
+    out.mkdir(parents=True, exist_ok=True)
+    model_path = out / "model.joblib"
+    joblib.dump(result.pipeline, model_path)
+    os.environ.setdefault("WANDB_START_METHOD", "thread")
+    wandb_run_id = log_candidate(
+        model_name=model_name,
+        params=result.params,
+        metrics=result.metrics,
+        feature_importances=result.feature_importances,
+        test_true=result.test_true,
+        test_pred=result.test_pred,
+        model_path=model_path,
+        group=run_id,
+        settings=settings,
+        extra_config={"ds": ds},
+    )
+    summary = {
+        "ds": ds,
+        "run_id": run_id,
+        "model_name": model_name,
+        "params": result.params,
+        "metrics": result.metrics,
+        "model_path": str(model_path),
+        "wandb_run_id": wandb_run_id,
+    }
+    (out / "candidate.json").write_text(json.dumps(summary, indent=2, default=str))
+    return summary
+
+
+def _rescore_champion(registry: Any, splits: Any) -> tuple[str | None, float | None, str | None]:
+    """(version, test RMSE on today's test set, error) of the serving champion, if any."""
+    from moviescore.train import evaluate
+
+    pointer = registry.champion()
+    if pointer is None:
+        return None, None, None
+    version = pointer["version"]
+    try:
+        bundle = registry.load(version)
+        return version, float(evaluate(bundle.pipeline, splits.test)["rmse"]), None
+    except Exception as exc:  # an unreadable champion must not block a good challenger
+        log.warning("champion %s could not be re-scored: %s", version, exc)
+        return version, None, f"{type(exc).__name__}: {exc}"
+
+
+def promote_step(ds: str, run_id: str, candidates: list[dict[str, Any]]) -> dict[str, Any]:
+    """Champion/challenger by RMSE gap; the decision is written whether or not it promotes."""
+    from moviescore.promotion import decide, pick_challenger
+    from moviescore.registry import Registry
+    from moviescore.tracking import log_promotion
+    from moviescore.train import baseline_metrics
+
+    settings = get_settings()
+    dataset = _dataset_dir(settings, ds)
+    splits = load_splits(dataset)
+    data_summary = json.loads((dataset / "summary.json").read_text())
+    registry = Registry.from_settings(settings)
+    challenger = pick_challenger(candidates)
+    baseline = baseline_metrics(splits)
+    champion_version, champion_rmse, champion_error = _rescore_champion(registry, splits)
+    decision = decide(
+        challenger["metrics"],
+        champion_rmse,
+        baseline["test_rmse"],
+        min_improvement=settings.min_rmse_improvement,
+        max_gap=settings.max_rmse_gap,
+        champion_error=champion_error,
+    )
+    record: dict[str, Any] = {
+        "ds": ds,
+        "run_id": run_id,
+        "promoted": decision.promote,
+        "reason": decision.reason,
+        "challenger": challenger["model_name"],
+        "previous_champion": champion_version,
+        "previous_champion_test_rmse": champion_rmse,
+        "previous_champion_error": champion_error,
+        "baseline": baseline,
+        "candidates": [
+            {k: c[k] for k in ("model_name", "metrics", "wandb_run_id")} for c in candidates
+        ],
+        "data": data_summary,
+        "champion_version": champion_version,
+    }
+    if decision.promote:
+        pipeline = joblib.load(challenger["model_path"])
+        manifest = {
+            "model_name": challenger["model_name"],
+            "params": challenger["params"],
+            "metrics": challenger["metrics"],
+            "feature_schema": [str(n) for n in pipeline[0].get_feature_names_out()],
+            "data_fingerprint": data_summary["fingerprint"],
+            "wandb_run_id": challenger.get("wandb_run_id"),
+            "run_id": run_id,
+            "ds": ds,
+        }
+        record["champion_version"] = registry.publish(pipeline, manifest)
+        registry.set_champion(record["champion_version"], record)
+    registry.write_decision(run_id, record)
+    local = settings.runs_dir / run_id / "decision.json"
+    local.parent.mkdir(parents=True, exist_ok=True)
+    local.write_text(json.dumps(record, indent=2, default=str))
+    log.info("promotion decision for %s: %s", run_id, decision.reason)
+    log_promotion(
+        decision=record,
+        group=run_id,
+        settings=settings,
+        champion_model_name=challenger["model_name"] if decision.promote else None,
+        champion_artifact_path=Path(challenger["model_path"]) if decision.promote else None,
+    )
+    return record
+
+
+def run_all(ds: str, source: str | None = None, snapshot: str | None = None) -> dict[str, Any]:
+    """The whole DAG in one process, with the same step functions (for `moviescore pipeline`)."""
+    from moviescore.models import CANDIDATES
+
+    run_id = run_id_for(ds)
+    collected = collect_step(ds, source, snapshot)
+    prepared = preprocess_step(ds)
+    candidates = [train_step(ds, run_id, name) for name in CANDIDATES]
+    decision = promote_step(ds, run_id, candidates)
+    return {"collect": collected, "preprocess": prepared, "decision": decision}
