@@ -1,0 +1,244 @@
+"""THE feature path: raw movie records -> model matrix, shared by training and serving.
+
+`MovieFeatures` is fitted once on the training rows and pickled inside the served Pipeline, so
+training and serving cannot drift. Only what is known before release enters: the post-release
+fields of `schema.POST_RELEASE_FIELDS` are never read. `transform` walks the records and fills a
+float32 array row by row, so a single API request costs well under a millisecond.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.model_selection import KFold
+from sklearn.pipeline import Pipeline
+from textblob.en import sentiment as _pattern_sentiment
+
+WORD = re.compile(r"\w+")
+SEQUEL = re.compile(r"(?:\b(?:[2-9]|ii|iii|iv|part)\b|:)", re.IGNORECASE)
+OTHER = "other"
+# Numeric features in column order; the vocabulary blocks follow them.
+BASE_FEATURES = (
+    "overview_polarity",
+    "overview_subjectivity",
+    "overview_words",
+    "title_words",
+    "runtime",
+    "log_budget",
+    "release_year",
+    "release_month",
+    "release_weekday",
+    "n_genres",
+    "n_keywords",
+    "n_companies",
+    "n_countries",
+    "n_spoken_languages",
+    "has_homepage",
+    "has_tagline",
+    "is_english",
+    "us_production",
+    "title_is_translated",
+    "sequel_hint",
+)
+# List fields whose items get a smoothed, out-of-fold target encoding (mean over the items).
+TARGET_ENCODED = ("production_companies", "keywords")
+
+
+@lru_cache(maxsize=65_536)  # training transforms the same texts more than once
+def _cached_sentiment(text: str) -> tuple[float, float]:
+    polarity, subjectivity = _pattern_sentiment(text)  # what TextBlob(text).sentiment computes
+    return float(polarity), float(subjectivity)
+
+
+def sentiment(text: object) -> tuple[float, float]:
+    """(polarity in [-1, 1], subjectivity in [0, 1]) of a text; (0, 0) for empty or missing."""
+    if not isinstance(text, str) or not text.strip():
+        return 0.0, 0.0
+    polarity, subjectivity = _pattern_sentiment(text)  # what TextBlob(text).sentiment computes
+    return float(polarity), float(subjectivity)
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _items(value: object) -> list[str]:
+    """A list field as a list of str; None/NaN/absent -> []; parquet gives numpy arrays."""
+    if value is None or value is pd.NA or isinstance(value, float):
+        return []
+    if isinstance(value, str):
+        return [value] if value else []
+    if isinstance(value, Iterable):
+        return [str(v) for v in value if v is not None and v == v]
+    raise TypeError(f"expected a list of strings, got {type(value).__name__}")
+
+
+def _positive(value: object, field: str) -> float:
+    """A positive number, or NaN when missing/zero (TMDB's 'unknown')."""
+    if value is None or value is pd.NA or (isinstance(value, str) and not value.strip()):
+        return math.nan
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"{field} must be a number, got {value!r}") from None
+    return number if number > 0 else math.nan
+
+
+def _date(value: object) -> date | None:
+    if isinstance(value, datetime):  # pandas Timestamp included
+        return None if pd.isna(value) else value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str) and value:
+        try:
+            return date.fromisoformat(value[:10])
+        except ValueError:
+            raise ValueError(f"release_date must be YYYY-MM-DD, got {value!r}") from None
+    return None
+
+
+def _records(X: pd.DataFrame | Sequence[Mapping[str, Any]]) -> Sequence[Mapping[str, Any]]:
+    if isinstance(X, pd.DataFrame):
+        return X.to_dict("records")  # type: ignore[return-value]
+    if isinstance(X, Mapping):
+        raise TypeError("pass a list of records, not a single dict")
+    return X
+
+
+class MovieFeatures(TransformerMixin, BaseEstimator):
+    """Raw records (DataFrame or list of dicts) -> float32 matrix of pre-release features."""
+
+    def __init__(
+        self,
+        min_language_count: int = 10,
+        smoothing: float = 10.0,
+        folds: int = 5,
+        target_encoded: tuple[str, ...] = TARGET_ENCODED,
+    ):
+        self.min_language_count = min_language_count
+        self.smoothing = smoothing
+        self.folds = folds
+        self.target_encoded = target_encoded
+
+    def fit(self, X: Any, y: Any = None) -> MovieFeatures:
+        records = _records(X)
+        genres = Counter(g for r in records for g in _items(r.get("genres")))
+        langs = Counter(_text(r.get("original_language")) or OTHER for r in records)
+        self.genres_ = sorted(genres)
+        self.languages_ = sorted(
+            {lang for lang, n in langs.items() if n >= self.min_language_count} | {OTHER}
+        )
+        self.encodings_: dict[str, dict[str, float]] = {}
+        if y is not None:
+            self.encodings_ = self._fit_encodings(records, np.asarray(y, dtype=float))
+        self.n_features_in_ = len(BASE_FEATURES)  # records, not columns: keep sklearn quiet
+        return self
+
+    def fit_transform(self, X: Any, y: Any = None, **fit_params: Any) -> np.ndarray:
+        """Fit, then encode the training rows out-of-fold so they never see their own label."""
+        records = _records(X)
+        self.fit(records, y)
+        out = self.transform(records)
+        if y is None or not self.encodings_ or len(records) < 2 * self.folds:
+            return out
+        y_arr = np.asarray(y, dtype=float)
+        start = len(BASE_FEATURES) + len(self.genres_) + len(self.languages_)
+        kfold = KFold(self.folds, shuffle=True, random_state=0)
+        for fit_idx, enc_idx in kfold.split(out):
+            fold_enc = self._fit_encodings([records[i] for i in fit_idx], y_arr[fit_idx])
+            for i in enc_idx:
+                out[i, start:] = self._encode(records[i], fold_enc)
+        return out
+
+    def _fit_encodings(
+        self, records: Sequence[Mapping[str, Any]], y: np.ndarray
+    ) -> dict[str, dict[str, float]]:
+        """Per item: smoothed mean of (label - global mean); rare items shrink towards 0."""
+        residual = y - y.mean()
+        encodings = {}
+        for field in self.target_encoded:
+            sums: Counter[str] = Counter()
+            counts: Counter[str] = Counter()
+            for rec, res in zip(records, residual, strict=True):
+                for item in set(_items(rec.get(field))):
+                    sums[item] += res
+                    counts[item] += 1
+            encodings[field] = {k: sums[k] / (counts[k] + self.smoothing) for k in counts}
+        return encodings
+
+    def _encode(
+        self, rec: Mapping[str, Any], encodings: dict[str, dict[str, float]]
+    ) -> list[float]:
+        values = []
+        for field in self.target_encoded:
+            enc = encodings.get(field, {})
+            hits = [enc[item] for item in _items(rec.get(field)) if item in enc]
+            values += [sum(hits) / len(hits), min(hits), max(hits)] if hits else [0.0, 0.0, 0.0]
+        return values
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        names = list(BASE_FEATURES)
+        names += [f"genre_{g}" for g in self.genres_]
+        names += [f"lang_{lang}" for lang in self.languages_]
+        names += [f"te_{f}_{s}" for f in self.target_encoded for s in ("mean", "min", "max")]
+        return np.asarray(names, dtype=object)
+
+    def transform(self, X: Any) -> np.ndarray:
+        records = _records(X)
+        genre_col = {g: len(BASE_FEATURES) + i for i, g in enumerate(self.genres_)}
+        lang_start = len(BASE_FEATURES) + len(self.genres_)
+        lang_col = {lang: lang_start + i for i, lang in enumerate(self.languages_)}
+        te_start = lang_start + len(self.languages_)
+        out = np.zeros((len(records), te_start + 3 * len(self.target_encoded)), dtype=np.float32)
+        for i, rec in enumerate(records):
+            out[i, : len(BASE_FEATURES)] = self._base(rec)
+            for g in _items(rec.get("genres")):
+                if g in genre_col:  # unseen genres carry no signal the model could use
+                    out[i, genre_col[g]] = 1.0
+            lang = _text(rec.get("original_language"))
+            out[i, lang_col.get(lang, lang_col[OTHER])] = 1.0
+            out[i, te_start:] = self._encode(rec, self.encodings_)
+        return out
+
+    @staticmethod
+    def _base(rec: Mapping[str, Any]) -> list[float]:
+        overview, tagline = _text(rec.get("overview")), _text(rec.get("tagline"))
+        title, original = _text(rec.get("title")), _text(rec.get("original_title"))
+        budget = _positive(rec.get("budget"), "budget")
+        released = _date(rec.get("release_date"))
+        nan = math.nan
+        return [
+            *sentiment(overview),  # tagline sentiment did not help on validation
+            len(WORD.findall(overview)),
+            len(WORD.findall(title)),
+            _positive(rec.get("runtime"), "runtime"),
+            math.log1p(budget),  # NaN stays NaN: the boosters route missing values themselves
+            released.year if released else nan,
+            released.month if released else nan,
+            released.weekday() if released else nan,
+            len(_items(rec.get("genres"))),
+            len(_items(rec.get("keywords"))),
+            len(_items(rec.get("production_companies"))),
+            len(_items(rec.get("production_countries"))),
+            len(_items(rec.get("spoken_languages"))),
+            float(bool(_text(rec.get("homepage")).strip())),
+            float(bool(tagline.strip())),
+            float(_text(rec.get("original_language")) == "en"),
+            float("US" in _items(rec.get("production_countries"))),
+            float(bool(original) and original != title),
+            float(bool(SEQUEL.search(title))),
+        ]
+
+
+def make_pipeline(regressor: Any, features: MovieFeatures | None = None) -> Pipeline:
+    """THE served artifact: features + regressor in one picklable object."""
+    return Pipeline([("features", features or MovieFeatures()), ("model", regressor)])

@@ -1,0 +1,100 @@
+"""Where raw movies come from: live TMDB, a snapshot file, or the offline OMDb sample.
+
+Every source answers with a frame of exactly `schema.RAW_COLUMNS` (list fields as lists of str,
+release_date as ISO text, `source` naming the provenance). Values a source could not interpret
+are kept as they came, for `validate` to reject with a reason (see `records`).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from moviescore.config import Settings
+from moviescore.omdb_sample import read_sample
+from moviescore.records import records_to_frame, tmdb_detail_to_raw
+from moviescore.snapshot import SnapshotFormatError, read_snapshot
+
+__all__ = [
+    "COLLECT_REPORT",
+    "SOURCES",
+    "IncompleteCollectError",
+    "SnapshotFormatError",
+    "default_source",
+    "load_source",
+    "read_sample",
+    "read_snapshot",
+    "tmdb_detail_to_raw",
+    "tmdb_window",
+]
+
+log = logging.getLogger(__name__)
+
+SOURCES = ("tmdb", "snapshot", "sample")
+COLLECT_REPORT = "collect_report"  # df.attrs key: CollectResult.report() of a live collection
+
+
+class IncompleteCollectError(RuntimeError):
+    """Discover pages failed: the movies on them are unknown, so the batch must not be written."""
+
+
+def default_source(settings: Settings) -> str:
+    """Live TMDB when a credential is configured, else the offline sample."""
+    has_key = settings.tmdb_api_key or settings.tmdb_read_access_token
+    return "tmdb" if has_key else "sample"
+
+
+def load_source(
+    source: str, *, date: date, snapshot: Path | None, settings: Settings
+) -> pd.DataFrame:
+    """The raw movies of one logical date from `source` (tmdb | snapshot | sample).
+
+    `snapshot` and `sample` hold no dates of their own: they give the same batch for any date.
+    """
+    if source == "tmdb":
+        return _collect_tmdb(date, settings)
+    if source == "snapshot":
+        if snapshot is None:
+            raise ValueError("source 'snapshot' needs a file: pass --snapshot PATH")
+        return read_snapshot(snapshot)
+    if source == "sample":
+        return read_sample()
+    raise ValueError(f"unknown source {source!r}: expected one of {', '.join(SOURCES)}")
+
+
+def tmdb_window(day: date, settings: Settings) -> tuple[date, date]:
+    """Release dates collected for logical date `day`: days_back before it to days_ahead after."""
+    return (
+        day - timedelta(days=settings.tmdb_days_back),
+        day + timedelta(days=settings.tmdb_days_ahead),
+    )
+
+
+def _collect_tmdb(day: date, settings: Settings) -> pd.DataFrame:
+    from moviescore.tmdb import TMDBClient  # httpx & co. only when collecting live
+
+    start, end = tmdb_window(day, settings)
+    with TMDBClient(settings) as client:
+        result = client.collect(start, end)
+    if result.failed_pages:
+        first = result.failed_pages[0]
+        raise IncompleteCollectError(
+            f"{result.summary()}; {len(result.failed_pages)} discover page(s) failed "
+            f"(first: {first.window} page {first.page}: {first.error}) — the movies on them are "
+            "unknown, so nothing is written; retry the collection"
+        )
+    _log_losses(result.failed_ids, result.missing_ids)
+    df = records_to_frame(tmdb_detail_to_raw(detail, source="tmdb") for detail in result.details)
+    df.attrs[COLLECT_REPORT] = result.report()
+    return df
+
+
+def _log_losses(failed_ids: dict[int, Any], missing_ids: list[int]) -> None:
+    for movie_id, error in failed_ids.items():
+        log.error("TMDB movie %s not collected: %s", movie_id, error)
+    if missing_ids:
+        log.warning("TMDB movies gone (404) since discovery: %s", missing_ids)

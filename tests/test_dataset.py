@@ -1,0 +1,210 @@
+"""Raw partitions, dedupe across dates, the label filter, time splits and the data fingerprint."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from moviescore.config import Settings
+from moviescore.dataset import (
+    Splits,
+    fingerprint,
+    label_filter,
+    read_all_partitions,
+    read_partition,
+    split_by_years,
+    time_split,
+    write_partition,
+)
+from moviescore.records import records_to_frame
+from moviescore.schema import LIST_FIELDS, RAW_COLUMNS
+from moviescore.validate import validate_raw
+
+
+def movie(movie_id: int, released: str = "2020-06-01", **overrides: Any) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "id": movie_id,
+        "title": f"Film {movie_id}",
+        "release_date": released,
+        "original_language": "en",
+        "runtime": 90.0,
+        "vote_average": 6.0,
+        "vote_count": 100,
+        "genres": ["Drama", "Comedy"],
+        "keywords": [],
+        "source": "tmdb_snapshot",
+    }
+    return record | overrides
+
+
+def frame(*records: dict[str, Any]) -> pd.DataFrame:
+    return validate_raw(records_to_frame(records), max_rejected_share=0.0).valid
+
+
+def dated(n: int, start: date = date(2000, 1, 1), per_day: int = 1) -> pd.DataFrame:
+    """n movies, `per_day` of them on each consecutive release date."""
+    return frame(
+        *(movie(i + 1, (start + timedelta(days=i // per_day)).isoformat()) for i in range(n))
+    )
+
+
+# --- partitions ---
+
+
+def test_partition_round_trip_keeps_values_and_types(settings: Settings) -> None:
+    df = frame(movie(1), movie(2, runtime=None, vote_count=None, overview="Ünïcode"))
+    path = write_partition(df, date(2024, 1, 2), settings)
+    assert path == settings.data_dir / "raw" / "date=2024-01-02" / "movies.parquet"
+    back = read_partition(date(2024, 1, 2), settings)
+    pd.testing.assert_frame_equal(back, df)
+    assert list(back.columns) == list(RAW_COLUMNS)
+    assert back.loc[0, "genres"] == ["Drama", "Comedy"] and isinstance(
+        back.loc[0, "keywords"], list
+    )
+    assert back["vote_count"].dtype == "Int64" and pd.isna(back.loc[1, "vote_count"])
+
+
+def test_same_date_twice_is_one_partition_with_the_new_rows(settings: Settings) -> None:
+    write_partition(frame(movie(1), movie(2)), date(2024, 1, 2), settings)
+    write_partition(frame(movie(2, vote_average=7.5), movie(3)), "2024-01-02", settings)
+    folder = settings.data_dir / "raw" / "date=2024-01-02"
+    assert [p.name for p in folder.iterdir()] == ["movies.parquet"]  # no temp file, no copy
+    again = read_partition(date(2024, 1, 2), settings)
+    assert again["id"].tolist() == [2, 3]
+    assert again["vote_average"].tolist() == [7.5, 6.0]
+
+
+def test_a_failed_write_leaves_the_old_partition_intact(settings: Settings) -> None:
+    write_partition(frame(movie(1)), date(2024, 1, 2), settings)
+    broken = records_to_frame([movie(1), movie(2, id=None)])  # a null id cannot be stored
+    with pytest.raises(Exception, match="id"):
+        write_partition(broken, date(2024, 1, 2), settings)
+    folder = settings.data_dir / "raw" / "date=2024-01-02"
+    assert [p.name for p in folder.iterdir()] == ["movies.parquet"]
+    assert read_partition(date(2024, 1, 2), settings)["id"].tolist() == [1]
+
+
+def test_read_partition_of_a_missing_date_names_it(settings: Settings) -> None:
+    with pytest.raises(FileNotFoundError, match="2024-01-09"):
+        read_partition(date(2024, 1, 9), settings)
+
+
+def test_read_all_partitions_latest_date_wins(settings: Settings) -> None:
+    # written out of order on purpose: the partition date decides, not the write order
+    write_partition(frame(movie(2, vote_average=8.0), movie(3)), date(2024, 1, 3), settings)
+    write_partition(frame(movie(1), movie(2, vote_average=5.0)), date(2024, 1, 1), settings)
+    write_partition(frame(movie(3, vote_average=9.0), movie(4)), date(2024, 1, 5), settings)
+    (settings.data_dir / "raw" / "date=garbage").mkdir()  # ignored, not fatal
+
+    every = read_all_partitions(settings)
+    assert sorted(every["id"]) == [1, 2, 3, 4]
+    ratings = dict(zip(every["id"], every["vote_average"], strict=True))
+    assert ratings == {1: 6.0, 2: 8.0, 3: 9.0, 4: 6.0}
+    for name in LIST_FIELDS:
+        assert all(isinstance(v, list) for v in every[name])
+
+    until = read_all_partitions(settings, until=date(2024, 1, 4))
+    assert dict(zip(until["id"], until["vote_average"], strict=True)) == {1: 6.0, 2: 8.0, 3: 6.0}
+
+
+def test_read_all_partitions_of_an_empty_data_dir(settings: Settings) -> None:
+    empty = read_all_partitions(settings)
+    assert empty.empty and list(empty.columns) == list(RAW_COLUMNS)
+
+
+# --- label filter ---
+
+
+def test_label_filter_needs_more_than_min_votes_and_a_label() -> None:
+    df = frame(
+        movie(1, vote_count=5),
+        movie(2, vote_count=6),
+        movie(3, vote_count=None),
+        movie(4, vote_count=500, vote_average=None),
+        movie(5, vote_count=0, vote_average=0.0),  # unreleased: TMDB says 0 of 0
+    )
+    assert label_filter(df, 5)["id"].tolist() == [2]
+    assert label_filter(df, 0)["id"].tolist() == [1, 2]
+
+
+# --- time split ---
+
+
+def test_time_split_puts_the_newest_releases_last() -> None:
+    df = dated(100).sample(frac=1, random_state=3)  # order of rows must not matter
+    splits = time_split(df, val_share=0.15, test_share=0.15)
+    assert isinstance(splits, Splits) and tuple(splits._fields) == ("train", "val", "test")
+    assert (len(splits.train), len(splits.val), len(splits.test)) == (70, 15, 15)
+    assert splits.train["release_date"].max() < splits.val["release_date"].min()
+    assert splits.val["release_date"].max() < splits.test["release_date"].min()
+    assert set(splits.test["id"]) == set(range(86, 101))  # the 15 newest
+    together = pd.concat(splits)
+    assert sorted(together["id"]) == list(range(1, 101))
+
+
+def test_time_split_never_cuts_through_a_release_date() -> None:
+    df = dated(100, per_day=10)  # ten releases a day: boundaries must fall between days
+    splits = time_split(df, val_share=0.15, test_share=0.15)
+    sizes = [len(s) for s in splits]
+    assert sizes == [60, 20, 20]  # 15 of 100 rounds up to two whole days, for test and val
+    days = [set(s["release_date"]) for s in splits]
+    assert not (days[0] & days[1]) and not (days[1] & days[2]) and not (days[0] & days[2])
+    assert max(days[0]) < min(days[1]) and max(days[1]) < min(days[2])
+
+
+@pytest.mark.parametrize(
+    "df",
+    [
+        pytest.param(dated(50, per_day=50), id="one-release-date"),
+        pytest.param(dated(2), id="too-few-dates"),
+        pytest.param(records_to_frame([]), id="empty"),
+    ],
+)
+def test_time_split_refuses_an_empty_split(df: pd.DataFrame) -> None:
+    with pytest.raises(ValueError, match="set empty"):
+        time_split(df)
+
+
+def test_time_split_rejects_impossible_shares() -> None:
+    with pytest.raises(ValueError, match="shares"):
+        time_split(dated(20), val_share=0.5, test_share=0.5)
+
+
+def test_split_by_years() -> None:
+    df = frame(*(movie(y, f"{y}-05-01") for y in range(2005, 2014)))
+    splits = split_by_years(df, train_until=2009, val_until=2011)
+    assert splits.train["id"].tolist() == [2005, 2006, 2007, 2008, 2009]
+    assert splits.val["id"].tolist() == [2010, 2011]
+    assert splits.test["id"].tolist() == [2012, 2013]
+    with pytest.raises(ValueError, match="test set empty"):
+        split_by_years(df, train_until=2009, val_until=2013)
+
+
+def test_shared_data_split_by_years(tmdb_5000_zip: Path) -> None:
+    from moviescore.sources import read_snapshot
+
+    labelled = label_filter(validate_raw(read_snapshot(tmdb_5000_zip)).valid, 5)
+    splits = split_by_years(labelled, train_until=2009, val_until=2011)
+    assert splits.train["release_date"].max() < "2010" <= splits.val["release_date"].min()
+    assert splits.val["release_date"].max() < "2012" <= splits.test["release_date"].min()
+    assert len(splits.test) == 414  # DESIGN's reference figure for 2012–2013, vote_count > 5
+
+
+# --- fingerprint ---
+
+
+def test_fingerprint_tracks_ids_and_labels_not_row_order() -> None:
+    df = dated(30)
+    print_ = fingerprint(df)
+    assert len(print_) == 16 and int(print_, 16) >= 0
+    assert fingerprint(df.sample(frac=1, random_state=1)) == print_
+    relabelled = df.copy()
+    relabelled.loc[relabelled.index[0], "vote_average"] = 6.1
+    assert fingerprint(relabelled) != print_
+    assert fingerprint(df.iloc[1:]) != print_
+    retitled = df.assign(title="Other")  # not part of the print: only ids and labels are
+    assert fingerprint(retitled) == print_

@@ -1,0 +1,107 @@
+"""train_candidate end to end on synthetic raw movies, and the pickled artifact."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+
+from moviescore.models import CANDIDATES
+from moviescore.train import baseline_metrics, evaluate, train_candidate
+
+KEYS = {f"{s}_{m}" for s in ("train", "val", "test") for m in ("rmse", "mae", "r2")} | {"rmse_gap"}
+
+
+@dataclass
+class Splits:
+    train: pd.DataFrame
+    val: pd.DataFrame
+    test: pd.DataFrame
+
+
+def raw_movies(n: int, seed: int, year: int) -> pd.DataFrame:
+    """Dramas rate high, long films higher, one studio lower: learnable, with noise."""
+    rng = np.random.default_rng(seed)
+    drama = rng.random(n) < 0.5
+    runtime = rng.uniform(80, 160, n)
+    studio = rng.integers(0, 4, n)
+    rating = 5 + 1.5 * drama + (runtime - 120) / 40 - 1.0 * (studio == 0)
+    return pd.DataFrame(
+        {
+            "id": np.arange(n) + seed * 10_000,
+            "title": [f"Film {i}" for i in range(n)],
+            "overview": ["A good film." if d else "A bad film." for d in drama],
+            "release_date": [f"{year}-0{1 + i % 9}-01" for i in range(n)],
+            "runtime": runtime,
+            "budget": rng.choice([0.0, 1e6, 5e7], n),
+            "original_language": rng.choice(["en", "fr"], n),
+            "genres": [["Drama"] if d else ["Comedy"] for d in drama],
+            "keywords": [["love"] for _ in range(n)],
+            "production_companies": [[f"studio{s}"] for s in studio],
+            "production_countries": [["US"] for _ in range(n)],
+            "spoken_languages": [["en"] for _ in range(n)],
+            "vote_average": np.clip(rating + rng.normal(0, 0.3, n), 0, 10),
+            "vote_count": rng.integers(6, 500, n),
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def splits() -> Splits:
+    return Splits(raw_movies(200, 1, 2005), raw_movies(60, 2, 2010), raw_movies(60, 3, 2012))
+
+
+@pytest.mark.parametrize("name", CANDIDATES)
+def test_train_candidate_metrics_and_artifact(name: str, splits: Splits, tmp_path) -> None:
+    result = train_candidate(name, splits)
+    m = result.metrics
+    assert set(m) == KEYS
+    assert all(math.isfinite(v) for v in m.values())
+    base = baseline_metrics(splits)
+    assert m["test_rmse"] < 0.7 * base["test_rmse"]  # it learned the signal
+    assert m["val_rmse"] < 0.7 * base["val_rmse"]
+    assert m["rmse_gap"] == pytest.approx(m["test_rmse"] - m["train_rmse"])
+    assert result.model_name == name and result.params["random_state"] == 42
+    assert len(result.test_true) == len(result.test_pred) == 60
+    assert ((result.test_pred >= 0) & (result.test_pred <= 10)).all()
+    assert set(result.feature_importances) == set(result.pipeline[0].get_feature_names_out())
+    assert sum(result.feature_importances.values()) == pytest.approx(1.0)
+    assert evaluate(result.pipeline, splits.test)["rmse"] == pytest.approx(m["test_rmse"])
+
+    path = tmp_path / "model.joblib"
+    joblib.dump(result.pipeline, path)
+    loaded = joblib.load(path)
+    records = splits.test.drop(columns=["vote_average", "vote_count"]).to_dict("records")
+    np.testing.assert_array_equal(loaded.predict(records), result.pipeline.predict(records))
+    np.testing.assert_array_equal(loaded.predict(records[:1]), result.pipeline.predict(records[:1]))
+
+
+def test_boosters_keep_the_early_stopped_round_count(splits: Splits) -> None:
+    result = train_candidate("xgboost", splits)
+    assert 0 <= result.params["best_iteration"] < 600
+    assert result.pipeline[-1].get_params()["n_estimators"] == result.params["n_estimators"]
+
+
+def test_baseline_predicts_the_training_mean(splits: Splits) -> None:
+    base = baseline_metrics(splits)
+    assert set(base) == KEYS
+    mean = splits.train["vote_average"].mean()
+    expected = np.sqrt(np.mean((splits.test["vote_average"] - mean) ** 2))
+    assert base["test_rmse"] == pytest.approx(expected)
+    assert base["train_r2"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_predictions_are_clamped(splits: Splits) -> None:
+    result = train_candidate("lightgbm", splits)
+    wild = splits.test.assign(vote_average=10.0).head(5)
+    assert evaluate(result.pipeline, wild)["rmse"] >= 0
+
+
+def test_empty_split_is_a_clear_error(splits: Splits) -> None:
+    empty = Splits(splits.train, splits.val.iloc[:0], splits.test)
+    with pytest.raises(ValueError, match="'val' is empty"):
+        train_candidate("xgboost", empty)
