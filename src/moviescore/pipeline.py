@@ -31,7 +31,7 @@ def run_id_for(ds: str) -> str:
 def collect_step(ds: str, source: str | None = None, snapshot: str | None = None) -> dict[str, Any]:
     from moviescore.dataset import write_partition
     from moviescore.sources import default_source, load_source
-    from moviescore.validate import validate_raw, write_rejected
+    from moviescore.validate import TooManyRejected, validate_raw, write_rejected
 
     settings = get_settings()
     day = date.fromisoformat(ds)
@@ -39,7 +39,11 @@ def collect_step(ds: str, source: str | None = None, snapshot: str | None = None
     raw = load_source(
         source, date=day, snapshot=Path(snapshot) if snapshot else None, settings=settings
     )
-    report = validate_raw(raw, settings.max_rejected_share)
+    try:
+        report = validate_raw(raw, settings.max_rejected_share)
+    except TooManyRejected as exc:  # keep the evidence of a bad batch before failing the task
+        write_rejected(exc.report, day, settings)
+        raise
     rejected_path = write_rejected(report, day, settings)
     partition = write_partition(report.valid, day, settings)
     log.info(
@@ -110,8 +114,8 @@ def train_step(ds: str, run_id: str, model_name: str) -> dict[str, Any]:
         params=result.params,
         metrics=result.metrics,
         feature_importances=result.feature_importances,
-        test_true=result.test_true,
-        test_pred=result.test_pred,
+        test_true=result.test_true.tolist(),
+        test_pred=result.test_pred.tolist(),
         model_path=model_path,
         group=run_id,
         settings=settings,
