@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -43,3 +46,55 @@ def tmdb_details_csv() -> Path:
     if not TMDB_DETAILS_CSV.exists():
         pytest.skip(f"shared data absent: {TMDB_DETAILS_CSV}")
     return TMDB_DETAILS_CSV
+
+
+# --- S3: one real SeaweedFS per session, one fresh bucket per test -----------------------------
+
+
+@pytest.fixture(scope="session")
+def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A real S3 server for the whole session: SeaweedFS `weed mini` via `LocalS3Server`.
+
+    Bound to 127.0.0.1 on ten free ports (so it coexists with a demo `moviescore s3` on 8333),
+    started once (~1 s), stopped by PID at session end. Credentials are the embedded defaults
+    `config.LOCAL_S3_ACCESS_KEY/SECRET_KEY`; `seaweedfs.endpoint_url`, `.client()`, `.pid`.
+    Missing buckets are errors (no auto-create), as on AWS. Skips if `weed` is not installed.
+    Most tests want `s3_settings` (a fresh bucket) rather than this directly.
+    """
+    from moviescore.seaweedfs import LocalS3Server, SeaweedPorts, weed_binary
+
+    try:
+        weed_binary()
+    except FileNotFoundError as exc:
+        pytest.skip(str(exc))
+    with LocalS3Server(tmp_path_factory.mktemp("seaweedfs"), ports=SeaweedPorts.free()) as server:
+        yield server
+
+
+@pytest.fixture
+def s3_settings(
+    settings: Settings, seaweedfs: Any, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Settings]:
+    """`settings` pointed at a fresh, empty bucket on the session's SeaweedFS.
+
+    Sets S3_ENDPOINT_URL, S3_BUCKET and AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (so a developer's
+    AWS environment never leaks in) and unsets MODEL_SIGNING_KEY; `get_settings()` returns the
+    same object, so `Registry.from_settings()`, the API and the pipeline all see this bucket.
+    A test that wants signing sets MODEL_SIGNING_KEY with monkeypatch and calls
+    `get_settings.cache_clear()`. The bucket and its objects are deleted afterwards.
+    """
+    from moviescore.s3 import ensure_bucket
+
+    bucket = f"test-{uuid.uuid4().hex[:12]}"
+    client = seaweedfs.client()
+    ensure_bucket(client, bucket)
+    monkeypatch.setenv("S3_ENDPOINT_URL", seaweedfs.endpoint_url)
+    monkeypatch.setenv("S3_BUCKET", bucket)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", seaweedfs.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", seaweedfs.secret_key)
+    monkeypatch.delenv("MODEL_SIGNING_KEY", raising=False)
+    get_settings.cache_clear()
+    yield get_settings()
+    get_settings.cache_clear()
+    with contextlib.suppress(Exception):  # SeaweedFS deletes a non-empty bucket with its objects
+        client.delete_bucket(Bucket=bucket)

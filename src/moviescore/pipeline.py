@@ -166,7 +166,7 @@ def promote_step(ds: str, run_id: str, candidates: list[dict[str, Any]]) -> dict
     baseline = baseline_metrics(splits)
     champion_version, champion_rmse, champion_error = _rescore_champion(registry, splits)
     decision = decide(
-        challenger["metrics"],
+        challenger,
         champion_rmse,
         baseline["test_rmse"],
         min_improvement=settings.min_rmse_improvement,

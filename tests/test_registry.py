@@ -1,0 +1,320 @@
+"""The model registry against a real S3 server (SeaweedFS, see the `s3_settings` fixture)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import pytest
+from sklearn.dummy import DummyRegressor
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+from moviescore.config import Settings, get_settings
+from moviescore.registry import (
+    CHAMPION_KEY,
+    IntegrityError,
+    ModelBundle,
+    Registry,
+    RegistryError,
+    VersionNotFound,
+)
+from moviescore.s3 import BucketMissing, S3Unavailable, make_client
+
+X = np.arange(12, dtype=float).reshape(6, 2)
+KEY = "correct horse battery staple"
+
+
+def tiny_pipeline(constant: float) -> Pipeline:
+    y = np.full(len(X), constant)
+    return Pipeline([("scale", StandardScaler()), ("model", DummyRegressor())]).fit(X, y)
+
+
+def manifest_for(name: str, test_rmse: float = 0.8) -> dict[str, Any]:
+    return {
+        "model_name": name,
+        "params": {"n_estimators": np.int64(200)},  # numpy values must survive as plain JSON
+        "metrics": {"test_rmse": np.float64(test_rmse), "rmse_gap": 0.1},
+        "feature_schema": ["runtime", "budget"],
+        "data_fingerprint": "abc123",
+        "wandb_run_id": None,
+    }
+
+
+@pytest.fixture
+def registry(s3_settings: Settings) -> Registry:
+    return Registry.from_settings(s3_settings)
+
+
+def raw_put(registry: Registry, key: str, body: bytes) -> None:
+    registry.client.put_object(Bucket=registry.bucket, Key=key, Body=body)
+
+
+def raw_json(registry: Registry, key: str) -> dict[str, Any]:
+    body = registry.client.get_object(Bucket=registry.bucket, Key=key)["Body"].read()
+    return dict(json.loads(body))
+
+
+def test_publish_champion_load_round_trip(registry: Registry) -> None:
+    assert registry.champion() is None
+    assert registry.champion_if_changed(None) == (None, None)
+    version = registry.publish(tiny_pipeline(7.0), manifest_for("xgboost"))
+    assert version.split("-")[2] == "xgboost"
+
+    manifest = raw_json(registry, f"models/{version}/manifest.json")
+    assert manifest["version"] == version and manifest["created_at"]
+    assert manifest["params"] == {"n_estimators": 200}
+    assert manifest["feature_schema"] == ["runtime", "budget"]
+    assert "signature" not in manifest  # no key configured
+    model_bytes = registry.client.get_object(
+        Bucket=registry.bucket, Key=f"models/{version}/model.joblib"
+    )["Body"].read()
+    import hashlib
+
+    assert manifest["files"]["model.joblib"]["sha256"] == hashlib.sha256(model_bytes).hexdigest()
+
+    pointer = registry.set_champion(version, {"promote": True, "reason": "first"})
+    assert registry.champion() == pointer
+    assert pointer["version"] == version and pointer["decision"]["reason"] == "first"
+    assert pointer["metrics"]["test_rmse"] == 0.8
+
+    bundle = registry.load(version)
+    assert isinstance(bundle, ModelBundle) and bundle.version == version
+    assert bundle.manifest == manifest
+    assert bundle.pipeline.predict(X[:2]).tolist() == [7.0, 7.0]
+
+
+def test_conditional_get_of_the_pointer(registry: Registry) -> None:
+    first = registry.publish(tiny_pipeline(1.0), manifest_for("lightgbm"))
+    registry.set_champion(first, {"promote": True})
+    pointer, etag = registry.champion_if_changed(None)
+    assert pointer is not None and pointer["version"] == first and etag
+    assert registry.champion_if_changed(etag) == (None, etag)  # 304: nothing downloaded
+
+    second = registry.publish(tiny_pipeline(2.0), manifest_for("xgboost"))
+    registry.set_champion(second, {"promote": True})
+    pointer, new_etag = registry.champion_if_changed(etag)
+    assert pointer is not None and pointer["version"] == second
+    assert new_etag and new_etag != etag
+    assert pointer["previous_version"] == first
+
+
+def test_champion_pointer_is_written_last(registry: Registry, seaweedfs: Any) -> None:
+    """Watch every PutObject: when champion.json goes up, all files it names already exist."""
+    observer = seaweedfs.client()
+    puts: list[str] = []
+
+    def before_put(params: dict[str, Any], **_: Any) -> None:
+        puts.append(params["Key"])
+        if params["Key"] == CHAMPION_KEY:
+            version = json.loads(params["Body"])["version"]
+            for name in ("model.joblib", "manifest.json"):
+                observer.head_object(Bucket=registry.bucket, Key=f"models/{version}/{name}")
+
+    registry.client.meta.events.register("before-parameter-build.s3.PutObject", before_put)
+    version = registry.publish(tiny_pipeline(3.0), manifest_for("random_forest"))
+    registry.set_champion(version, {"promote": True})
+    assert puts[0] == f"models/{version}/model.joblib"
+    assert puts[1] == f"models/{version}/manifest.json"
+    assert puts[2].startswith("models/history/") and puts[2].endswith(f"-{version}.json")
+    assert puts[-1] == CHAMPION_KEY and len(puts) == 4
+
+
+def test_set_champion_refuses_an_incomplete_version(registry: Registry) -> None:
+    good = registry.publish(tiny_pipeline(1.0), manifest_for("xgboost"))
+    registry.set_champion(good, {"promote": True})
+    broken = registry.publish(tiny_pipeline(2.0), manifest_for("xgboost"))
+    registry.client.delete_object(Bucket=registry.bucket, Key=f"models/{broken}/model.joblib")
+    with pytest.raises(IntegrityError, match="missing file"):
+        registry.set_champion(broken, {"promote": True})
+    assert registry.champion()["version"] == good  # type: ignore[index]
+
+
+def test_tampered_model_is_refused_before_unpickling(registry: Registry, tmp_path: Path) -> None:
+    version = registry.publish(tiny_pipeline(1.0), manifest_for("xgboost"))
+    marker = tmp_path / "unpickled"
+    raw_put(registry, f"models/{version}/model.joblib", _evil_pickle(marker))
+    with pytest.raises(IntegrityError, match="sha256 mismatch") as info:
+        registry.load(version)
+    assert info.value.reason == "sha256 mismatch" and info.value.version == version
+    assert not marker.exists()
+
+
+class _Evil:
+    """Unpickling this touches a file: proof of whether a loader unpickled it."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> Any:
+        return (Path.touch, (self.marker,))
+
+
+def _evil_pickle(marker: Path) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    joblib.dump(_Evil(marker), buffer)
+    return buffer.getvalue()
+
+
+def _forge(registry: Registry, version: str, marker: Path, signature: Any) -> None:
+    """What someone with bucket write access but no key can do: new bytes + matching sha256."""
+    import hashlib
+
+    evil = _evil_pickle(marker)
+    manifest = raw_json(registry, f"models/{version}/manifest.json")
+    manifest["files"]["model.joblib"] = {"sha256": hashlib.sha256(evil).hexdigest(), "size": 1}
+    if signature is None:
+        manifest.pop("signature", None)
+    else:
+        manifest["signature"] = signature
+    raw_put(registry, f"models/{version}/model.joblib", evil)
+    raw_put(registry, f"models/{version}/manifest.json", json.dumps(manifest).encode())
+
+
+def test_signed_bundles(registry: Registry, tmp_path: Path) -> None:
+    keyed = Registry(registry.client, registry.bucket, signing_key=KEY)
+    version = keyed.publish(tiny_pipeline(5.0), manifest_for("xgboost"))
+    stored = raw_json(registry, f"models/{version}/manifest.json")
+    assert stored["signature"]["algorithm"] == "HMAC-SHA256"
+    assert keyed.load(version).pipeline.predict(X[:1]).tolist() == [5.0]
+    assert registry.load(version).version == version  # no key: sha256 only
+
+    wrong_key = Registry(registry.client, registry.bucket, signing_key="another key")
+    with pytest.raises(IntegrityError) as info:
+        wrong_key.load(version)
+    assert info.value.reason == "bad signature"
+
+    unsigned = registry.publish(tiny_pipeline(6.0), manifest_for("lightgbm"))
+    with pytest.raises(IntegrityError, match=r"\(unsigned\)"):
+        keyed.load(unsigned)
+
+    # Someone edits a signed manifest's metrics: the signature no longer matches.
+    stored["metrics"]["test_rmse"] = 0.1
+    raw_put(registry, f"models/{version}/manifest.json", json.dumps(stored).encode())
+    with pytest.raises(IntegrityError, match=r"\(bad signature\)"):
+        keyed.load(version)
+
+
+@pytest.mark.parametrize("signature", [None, {"algorithm": "HMAC-SHA256", "value": "00" * 32}])
+def test_bucket_writer_without_the_key_cannot_run_code(
+    registry: Registry, tmp_path: Path, signature: Any
+) -> None:
+    keyed = Registry(registry.client, registry.bucket, signing_key=KEY)
+    version = keyed.publish(tiny_pipeline(5.0), manifest_for("xgboost"))
+    marker = tmp_path / "unpickled"
+    _forge(registry, version, marker, signature)
+    with pytest.raises(IntegrityError) as info:
+        keyed.load(version)
+    assert info.value.reason == ("unsigned" if signature is None else "bad signature")
+    assert not marker.exists()
+    # Control: the forgery is sha256-consistent, so only the key stood in the way.
+    with pytest.raises(Exception):  # noqa: B017 - the forged "model" is not a pipeline
+        registry.load(version).pipeline.predict(X)
+    assert marker.exists()
+
+
+def test_signing_key_from_settings(s3_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MODEL_SIGNING_KEY", KEY)
+    get_settings.cache_clear()
+    keyed = Registry.from_settings()
+    assert keyed.signing_key == KEY and keyed.bucket == s3_settings.s3_bucket
+    version = keyed.publish(tiny_pipeline(1.0), manifest_for("xgboost"))
+    assert Registry(keyed.client, keyed.bucket, signing_key=KEY).load(version)
+
+
+def test_list_versions_and_history_newest_first(registry: Registry) -> None:
+    versions = []
+    for name in ("xgboost", "lightgbm", "random_forest"):
+        versions.append(registry.publish(tiny_pipeline(1.0), manifest_for(name)))
+        time.sleep(0.002)  # created_at is microsecond-resolved; keep the order unambiguous
+    registry.set_champion(versions[0], {"promote": True})
+    registry.set_champion(versions[1], {"promote": True})
+    # A half-written version (model uploaded, manifest not yet) is not listed.
+    raw_put(registry, "models/20000101-000000-xgboost-abcdef/model.joblib", b"partial")
+
+    listed = registry.list_versions()
+    assert [m["version"] for m in listed] == versions[::-1]
+    assert [m["champion"] for m in listed] == [False, True, False]
+    assert listed[0]["model_name"] == "random_forest"
+
+    history = registry.history()
+    assert [h["version"] for h in history] == [versions[1], versions[0]]
+    assert history[0]["previous_version"] == versions[0]
+    assert history[1]["previous_version"] is None
+    assert registry.history(limit=1) == history[:1]
+
+
+def test_rollback(registry: Registry) -> None:
+    with pytest.raises(RegistryError, match="no earlier champion"):
+        registry.rollback()
+    v1 = registry.publish(tiny_pipeline(1.0), manifest_for("xgboost"))
+    registry.set_champion(v1, {"promote": True})
+    with pytest.raises(RegistryError, match="no earlier champion"):
+        registry.rollback()
+    v2 = registry.publish(tiny_pipeline(2.0), manifest_for("lightgbm"))
+    registry.set_champion(v2, {"promote": True})
+
+    pointer = registry.rollback()
+    assert pointer["version"] == v1 and pointer["action"] == "rollback"
+    assert pointer["previous_version"] == v2
+    assert f"rollback from {v2} to {v1}" in pointer["decision"]["reason"]
+    assert registry.champion()["version"] == v1  # type: ignore[index]
+    assert [h["version"] for h in registry.history()] == [v1, v2, v1]
+
+    assert registry.rollback(v2)["version"] == v2  # explicit version
+    with pytest.raises(RegistryError, match="already the champion"):
+        registry.rollback(v2)
+
+    raw_put(registry, f"models/{v1}/model.joblib", b"tampered")
+    with pytest.raises(IntegrityError, match="sha256 mismatch"):
+        registry.rollback(v1)
+    assert registry.champion()["version"] == v2  # type: ignore[index]
+    with pytest.raises(VersionNotFound):
+        registry.rollback("20000101-000000-xgboost-abcdef")
+
+
+def test_missing_and_malformed_versions(registry: Registry) -> None:
+    with pytest.raises(VersionNotFound, match="no model version"):
+        registry.load("20000101-000000-xgboost-abcdef")
+    with pytest.raises(VersionNotFound, match="not a registry version id"):
+        registry.load("../champion")
+    with pytest.raises(VersionNotFound):
+        registry.set_champion("20000101-000000-xgboost-abcdef", {})
+    with pytest.raises(ValueError, match="model_name"):
+        registry.publish(tiny_pipeline(1.0), {"metrics": {}})
+
+
+def test_run_decisions(registry: Registry) -> None:
+    run_id = "scheduled__2026-11-22T00:00:00+00:00"
+    registry.write_decision(run_id, {"promoted": False, "rmse": np.float32(0.5)})
+    assert registry.decision(run_id) == {"promoted": False, "rmse": 0.5}
+    assert registry.decision("never-ran") is None
+    for bad in ("", "a/b", ".."):
+        with pytest.raises(ValueError, match="bad run id"):
+            registry.write_decision(bad, {})
+
+
+def test_missing_bucket_is_named(s3_settings: Settings) -> None:
+    registry = Registry(make_client(s3_settings), "no-such-bucket")
+    with pytest.raises(BucketMissing, match="'no-such-bucket' does not exist"):
+        registry.champion()
+    with pytest.raises(BucketMissing):
+        registry.publish(tiny_pipeline(1.0), manifest_for("xgboost"))
+
+
+def test_unreachable_endpoint_fails_fast_and_clearly(settings: Settings) -> None:
+    with socket.socket() as s:  # a loopback port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    down = settings.model_copy(update={"s3_endpoint_url": f"http://127.0.0.1:{port}"})
+    started = time.monotonic()
+    with pytest.raises(S3Unavailable, match=f"S3 endpoint unreachable: http://127.0.0.1:{port}"):
+        Registry.from_settings(down).champion()
+    assert time.monotonic() - started < 5
