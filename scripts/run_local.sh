@@ -42,7 +42,7 @@ echo "== running the DAG tmdb_score_pipeline for $DS (real Airflow: airflow dags
 "$BIN/airflow" dags test tmdb_score_pipeline "$DS" >"$AIRFLOW_HOME/dags-test-$DS.log" 2>&1 || {
   tail -50 "$AIRFLOW_HOME/dags-test-$DS.log"; echo "the DAG failed; full log: $AIRFLOW_HOME/dags-test-$DS.log"; exit 1; }
 echo "== decision"
-"$BIN/python" -c "import json,sys; d=json.load(open(sys.argv[1])); print(('PROMOTED ' if d['promoted'] else 'kept champion: ')+d['reason']); print('champion:', d['champion_version'])" \
+"$BIN/python" -c "import json,sys; d=json.load(open(sys.argv[1])); print(d['reason']); print('champion:', d['champion_version'])" \
   "$DATA_DIR/runs/run-$DS/decision.json"
 "$BIN/moviescore" models list
 
