@@ -95,6 +95,8 @@ def test_post_release_fields_never_change_the_output(fitted: MovieFeatures) -> N
     names = " ".join(fitted.get_feature_names_out())
     for post in ("vote", "popularity", "revenue"):
         assert post not in names
+    # sentiment is for the API's answer, not a model input (it did not help on validation)
+    assert "polarity" not in names and "subjectivity" not in names
 
 
 def test_unseen_genre_and_language(fitted: MovieFeatures) -> None:
@@ -136,7 +138,8 @@ def test_absent_keys_and_minimal_record(fitted: MovieFeatures) -> None:
     out = fitted.transform([{"title": "Only a title"}, {}])
     assert out.shape[0] == 2
     assert column(fitted, out, "lang_other").tolist() == [1.0, 1.0]
-    assert column(fitted, out, "overview_polarity").tolist() == [0.0, 0.0]
+    assert column(fitted, out, "overview_words").tolist() == [0.0, 0.0]
+    assert np.isnan(column(fitted, out, "runtime")).all()
 
 
 def test_date_parts_and_numbers(fitted: MovieFeatures) -> None:

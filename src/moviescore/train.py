@@ -41,7 +41,7 @@ class CandidateResult:
 
 def predict(pipeline: Pipeline, df: pd.DataFrame) -> np.ndarray:
     """Ratings clamped to the 0-10 scale."""
-    return np.clip(np.asarray(pipeline.predict(df), dtype=float), *RATING_RANGE)
+    return _clamp(pipeline.predict(df))
 
 
 def _scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
@@ -96,18 +96,27 @@ def _best_iteration(model: Any) -> int | None:
     return None
 
 
-def _fit(name: str, df: pd.DataFrame, val: pd.DataFrame | None = None, **params: Any) -> Pipeline:
-    """Features fitted on `df`; boosters stop early on `val` when it is given."""
+def _fit(
+    name: str, df: pd.DataFrame, val: pd.DataFrame | None = None, **params: Any
+) -> tuple[Pipeline, np.ndarray | None]:
+    """Features fitted on `df` (each matrix built once); boosters stop early on `val`.
+
+    Returns the assembled pipeline and, when `val` is given, its clamped predictions there.
+    """
     y = df[LABEL].to_numpy(dtype=float)
     features = MovieFeatures()
     X = features.fit_transform(df, y)
     model = make_regressor(name, **params)
     if val is None:
         model.fit(X, y)
-    else:
-        eval_set = (features.transform(val), val[LABEL].to_numpy(dtype=float))
-        _fit_regressor(name, model, X, y, eval_set)
-    return make_pipeline(model, features=features)
+        return make_pipeline(model, features=features), None
+    X_val = features.transform(val)
+    _fit_regressor(name, model, X, y, (X_val, val[LABEL].to_numpy(dtype=float)))
+    return make_pipeline(model, features=features), _clamp(model.predict(X_val))
+
+
+def _clamp(pred: Any) -> np.ndarray:
+    return np.clip(np.asarray(pred, dtype=float), *RATING_RANGE)
 
 
 def train_candidate(name: str, splits: SplitsLike) -> CandidateResult:
@@ -119,12 +128,14 @@ def train_candidate(name: str, splits: SplitsLike) -> CandidateResult:
        knows the most recent releases (on validation years this cut RMSE by ~0.02).
        `train_*` are that model's scores on the rows it was fitted on; `test_*` are its scores
        on the untouched test years.
+    Each feature matrix is computed once and handed to the regressor directly.
     """
     for split in SPLIT_NAMES:
         if len(getattr(splits, split)) == 0:
             raise ValueError(f"split {split!r} is empty; cannot train {name}")
-    selected = _fit(name, splits.train, splits.val)
-    val_scores = evaluate(selected, splits.val)
+    selected, val_pred = _fit(name, splits.train, splits.val)
+    assert val_pred is not None
+    val_scores = _scores(splits.val[LABEL].to_numpy(dtype=float), val_pred)
     params = default_params(name)
     best = _best_iteration(selected[-1])
     if best is not None:
@@ -133,17 +144,19 @@ def train_candidate(name: str, splits: SplitsLike) -> CandidateResult:
         params["n_estimators"] = max(1, round((best + 1) * scale))
     refit_params = {"n_estimators": params["n_estimators"]} if best is not None else {}
     fit_rows = pd.concat([splits.train, splits.val], ignore_index=True)
-    pipeline = _fit(name, fit_rows, **refit_params)
+    pipeline, _ = _fit(name, fit_rows, **refit_params)
+    features, model = pipeline[0], pipeline[-1]
 
     test_true = splits.test[LABEL].to_numpy(dtype=float)
-    test_pred = predict(pipeline, splits.test)
+    test_pred = _clamp(model.predict(features.transform(splits.test)))
+    fit_true = fit_rows[LABEL].to_numpy(dtype=float)
     per_split = {
-        "train": evaluate(pipeline, fit_rows),
+        # in-sample features, as the served pipeline sees these rows (not the out-of-fold ones)
+        "train": _scores(fit_true, _clamp(model.predict(features.transform(fit_rows)))),
         "val": val_scores,
         "test": _scores(test_true, test_pred),
     }
-    model = pipeline[-1]
-    names = [str(n) for n in pipeline[0].get_feature_names_out()]
+    names = [str(n) for n in features.get_feature_names_out()]
     importances = getattr(model, "feature_importances_", np.zeros(len(names)))
     total = float(np.sum(importances)) or 1.0  # LightGBM counts splits; normalise to shares
     return CandidateResult(
