@@ -1,0 +1,64 @@
+# syntax=docker/dockerfile:1.7
+# One Dockerfile, three targets, all installed from uv.lock (versions are decided in one place):
+#   airflow  instance A: the official Airflow image + the moviescore library (train extra) + dags/
+#   api      instance B: FastAPI (`moviescore serve`)
+#   ui       instance B: Streamlit, talks to the api over HTTP
+# Build: docker build --target api -t moviescore-api .
+ARG PYTHON_VERSION=3.11
+ARG AIRFLOW_VERSION=3.3.2
+ARG UV_VERSION=0.13.9
+
+FROM ghcr.io/astral-sh/uv:${UV_VERSION} AS uv
+
+# ---- requirements exported from the lock, with hashes -----------------------------------------
+FROM python:${PYTHON_VERSION}-slim AS lock
+COPY --from=uv /uv /usr/local/bin/uv
+WORKDIR /src
+COPY pyproject.toml uv.lock ./
+RUN uv export --frozen --no-dev --no-emit-project --extra train -o /requirements-train.txt \
+ && uv export --frozen --no-dev --no-emit-project --extra serve -o /requirements-serve.txt
+
+# ---- instance A --------------------------------------------------------------------------------
+FROM apache/airflow:${AIRFLOW_VERSION}-python${PYTHON_VERSION} AS airflow
+ARG AIRFLOW_VERSION
+COPY --from=lock /requirements-train.txt /tmp/requirements.txt
+# As the airflow user (the image refuses pip as root). The lock pins apache-airflow to the image's
+# own version; the import check below fails the build if that ever drifts.
+RUN pip install --no-cache-dir --require-hashes -r /tmp/requirements.txt
+COPY --chown=airflow:root pyproject.toml README.md /opt/moviescore/
+COPY --chown=airflow:root src /opt/moviescore/src
+COPY --chown=airflow:root app /opt/moviescore/app
+RUN pip install --no-cache-dir --no-deps /opt/moviescore \
+ && python -c "import moviescore.pipeline, airflow; assert airflow.__version__ == '${AIRFLOW_VERSION}'"
+COPY --chown=airflow:root dags /opt/airflow/dags
+ENV WANDB_START_METHOD=thread \
+    DATA_DIR=/opt/airflow/data
+
+# ---- instance B: shared base --------------------------------------------------------------------
+FROM python:${PYTHON_VERSION}-slim AS serve-base
+COPY --from=uv /uv /usr/local/bin/uv
+ENV UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy UV_PROJECT_ENVIRONMENT=/opt/venv \
+    PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1
+WORKDIR /app
+COPY pyproject.toml uv.lock README.md ./
+RUN uv sync --frozen --no-dev --extra serve --no-install-project
+COPY src ./src
+COPY app ./app
+COPY streamlit_app.py ./
+RUN uv sync --frozen --no-dev --extra serve --no-editable \
+ && useradd --system --uid 10001 --home-dir /app moviescore
+USER moviescore
+
+FROM serve-base AS api
+EXPOSE 8000
+HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
+  CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=2)"
+# 0.0.0.0 inside the container only; compose publishes the port on 127.0.0.1.
+CMD ["moviescore", "serve", "--host", "0.0.0.0", "--port", "8000"]
+
+FROM serve-base AS ui
+EXPOSE 8501
+HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
+  CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8501/_stcore/health', timeout=2)"
+CMD ["streamlit", "run", "/app/streamlit_app.py", "--server.address", "0.0.0.0", \
+     "--server.port", "8501", "--server.headless", "true", "--browser.gatherUsageStats", "false"]

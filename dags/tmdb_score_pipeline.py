@@ -1,0 +1,128 @@
+"""Daily training of the movie-score models: wiring only, every task is one call into moviescore.
+
+Parsing this file imports nothing but Airflow: the library (pandas, xgboost, ...) is imported inside
+the task bodies, so the dag-processor stays fast.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pendulum
+from airflow.sdk import Param, dag, task
+
+DAG_ID = "tmdb_score_pipeline"
+# = moviescore.models.CANDIDATES (tests/dags keeps them equal). Not imported: that module loads
+# xgboost and lightgbm, which would slow down every parse of this file.
+MODELS = ("xgboost", "lightgbm", "random_forest")
+
+DEFAULT_ARGS: dict[str, Any] = {
+    "owner": "moviescore",
+    "retries": 2,
+    # retry_delay is Airflow's [core] default_task_retry_delay (300 s unless
+    # AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY says otherwise), doubled on each further try.
+    "retry_exponential_backoff": 2.0,
+    "max_retry_delay": timedelta(minutes=30),
+    "execution_timeout": timedelta(hours=1),
+}
+
+DOC_MD = """
+### TMDB movie score — daily training (instance A)
+
+Every day at **00:00 UTC (09:00 KST)** for the logical date `ds`:
+
+1. **collect** — new and upcoming releases around `ds` from TMDB (or a snapshot / the offline
+   sample), validated; rejected rows go to `DATA_DIR/rejected/date=ds.csv`. Written as the
+   partition `DATA_DIR/raw/date=ds/` — running a date again replaces it, never duplicates it.
+2. **preprocess** — every partition up to `ds`, label filter (`vote_count > MIN_VOTE_COUNT`),
+   time-based split: train on older releases, validate and test on newer ones.
+3. **plan** — the pipeline run id of `ds` (`run-<ds>`), shared by train and promote.
+4. **train** ×3 (mapped: xgboost, lightgbm, random_forest) — one W&B run each (offline unless
+   `WANDB_API_KEY` is set), grouped by the run id.
+5. **promote** — the candidate with the lowest *validation* RMSE is the challenger. The current
+   champion is re-scored on the same test set. The challenger is promoted when its test RMSE beats
+   the champion's by at least `MIN_RMSE_IMPROVEMENT` and its overfit gap (test − train RMSE) stays
+   under `MAX_RMSE_GAP`; with no champion it must beat the mean-rating baseline. The verdict is
+   always written to `s3://$S3_BUCKET/runs/<run_id>/decision.json`; on promotion
+   `models/champion.json` moves last, and the API picks the new model up on its next poll.
+
+**Manual run**: *Trigger DAG w/ config* and choose `source` (`tmdb`, `snapshot` with a `snapshot`
+path readable by the worker, or `sample`); empty = TMDB when a key is configured, else the sample.
+
+**Backfill** a range of dates (each date is idempotent, so re-running is safe):
+`airflow backfill create --dag-id tmdb_score_pipeline --from-date 2026-11-01 --to-date 2026-11-07`.
+One date in isolation: `airflow dags test tmdb_score_pipeline 2026-11-22`.
+
+**Retries**: every task retries twice, with exponential backoff from `[core]
+default_task_retry_delay` (5 min by default; at most 30 min). A task
+that still fails leaves earlier outputs untouched; fix the cause, then *Clear* the task.
+"""
+
+
+@dag(
+    dag_id=DAG_ID,
+    schedule="0 0 * * *",
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    params={
+        "source": Param(
+            None,
+            type=["null", "string"],
+            enum=[None, "tmdb", "snapshot", "sample"],
+            description="Where movies come from; empty = TMDB if a key is set, else the sample.",
+        ),
+        "snapshot": Param(
+            None,
+            type=["null", "string"],
+            description="Path of a snapshot file on the worker (only for source=snapshot).",
+        ),
+    },
+    doc_md=DOC_MD,
+    tags=["moviescore", "training"],
+)
+def tmdb_score_pipeline() -> None:
+    @task
+    def collect(ds: str | None = None, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        from moviescore.pipeline import collect_step
+
+        params = params or {}
+        return collect_step(str(ds), params.get("source"), params.get("snapshot"))
+
+    @task
+    def preprocess(collected: dict[str, Any], ds: str | None = None) -> dict[str, Any]:
+        from moviescore.pipeline import preprocess_step
+
+        return preprocess_step(str(ds))
+
+    # `run_id` is Airflow's own context name (the DAG run); ours is `pipeline_run_id`.
+    @task
+    def plan(prepared: dict[str, Any], ds: str | None = None) -> str:
+        """The pipeline run id of `ds`: train and promote share it; a re-run of `ds` reuses it."""
+        from moviescore.pipeline import run_id_for
+
+        return run_id_for(str(ds))
+
+    @task
+    def train(pipeline_run_id: str, model_name: str, ds: str | None = None) -> dict[str, Any]:
+        from moviescore.pipeline import train_step
+
+        return train_step(str(ds), pipeline_run_id, model_name)
+
+    @task
+    def promote(
+        pipeline_run_id: str, candidates: list[dict[str, Any]], ds: str | None = None
+    ) -> dict[str, Any]:
+        from moviescore.pipeline import promote_step
+
+        return promote_step(str(ds), pipeline_run_id, list(candidates))
+
+    # TaskFlow passes XComArgs where the functions declare their runtime values.
+    run_id = plan(preprocess(collect()))  # type: ignore[arg-type]
+    trained = train.partial(pipeline_run_id=run_id).expand(model_name=list(MODELS))
+    promote(run_id, trained)  # type: ignore[arg-type]
+
+
+tmdb_score_pipeline()

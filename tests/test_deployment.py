@@ -1,0 +1,137 @@
+"""Compose files, Dockerfile and .env.example agree with each other and with Settings.
+
+No Docker engine runs here, so these are static checks of what a `docker compose up` relies on.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from moviescore.config import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+COMPOSE_FILES = ["docker-compose-airflow.yaml", "docker-compose-fastapi.yaml"]
+# `$${X}` is an escaped dollar (the container's shell expands it), not compose interpolation.
+VAR = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}")
+
+
+def _compose(name: str) -> dict[str, Any]:
+    return yaml.safe_load((ROOT / name).read_text())
+
+
+def _env_example_names() -> set[str]:
+    """Variable names in .env.example, set or commented out (`# NAME=`)."""
+    text = (ROOT / ".env.example").read_text()
+    return set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]*)=", text, flags=re.MULTILINE))
+
+
+def _dockerfile_targets() -> set[str]:
+    text = (ROOT / "Dockerfile").read_text()
+    return set(re.findall(r"^FROM\s+\S+\s+AS\s+(\S+)", text, flags=re.MULTILINE | re.IGNORECASE))
+
+
+def _ports(compose: dict[str, Any]) -> list[tuple[str, str]]:
+    return [
+        (name, str(port))
+        for name, service in compose["services"].items()
+        for port in service.get("ports", [])
+    ]
+
+
+@pytest.mark.parametrize("name", COMPOSE_FILES)
+def test_compose_parses_with_services(name: str) -> None:
+    compose = _compose(name)
+    assert compose["services"]
+    for service_name, service in compose["services"].items():
+        assert "image" in service or "build" in service, service_name
+
+
+@pytest.mark.parametrize("name", COMPOSE_FILES)
+def test_build_targets_exist_in_dockerfile(name: str) -> None:
+    targets = _dockerfile_targets()
+    used = {s["build"]["target"] for s in _compose(name)["services"].values() if "build" in s}
+    assert used and used <= targets, used - targets
+
+
+def test_dockerfile_has_the_three_targets_on_the_right_bases() -> None:
+    text = (ROOT / "Dockerfile").read_text()
+    assert {"airflow", "api", "ui"} <= _dockerfile_targets()
+    assert re.search(
+        r"^FROM apache/airflow:\$\{AIRFLOW_VERSION\}-python\$\{PYTHON_VERSION\} AS airflow",
+        text,
+        re.M,
+    )
+    assert re.search(r"^ARG AIRFLOW_VERSION=3\.3\.2$", text, re.M)
+    assert re.search(r"^ARG PYTHON_VERSION=3\.11$", text, re.M)
+    assert "--frozen" in text  # installs from uv.lock, never re-resolves
+
+
+@pytest.mark.parametrize("name", COMPOSE_FILES)
+def test_every_compose_variable_is_documented(name: str) -> None:
+    used = {m.group(1) for m in VAR.finditer((ROOT / name).read_text())}
+    missing = used - _env_example_names()
+    assert not missing, f"{name} uses ${{...}} not in .env.example: {sorted(missing)}"
+
+
+@pytest.mark.parametrize("name", COMPOSE_FILES)
+def test_no_port_published_on_all_interfaces(name: str) -> None:
+    ports = _ports(_compose(name))
+    assert ports
+    for service, port in ports:
+        assert port.startswith("127.0.0.1:"), f"{service} publishes {port} on every interface"
+
+
+def test_every_setting_is_in_env_example() -> None:
+    names = _env_example_names()
+    missing = {f.upper() for f in Settings.model_fields} - names
+    assert not missing, f".env.example lacks {sorted(missing)}"
+
+
+def test_required_secrets_fail_fast() -> None:
+    text = (ROOT / "docker-compose-airflow.yaml").read_text()
+    required = {m.group(1) for m in VAR.finditer(text) if m.group(2) == ":?"}
+    assert {
+        "POSTGRES_PASSWORD",
+        "AIRFLOW_FERNET_KEY",
+        "AIRFLOW_JWT_SECRET",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+    } <= required
+
+
+@pytest.mark.parametrize("name", COMPOSE_FILES)
+def test_long_running_services_have_health_checks(name: str) -> None:
+    for service_name, service in _compose(name)["services"].items():
+        if service.get("restart") == "no":  # one-shot init jobs
+            continue
+        assert "healthcheck" in service, service_name
+
+
+def test_airflow_compose_runs_the_three_airflow_3_processes() -> None:
+    services = _compose("docker-compose-airflow.yaml")["services"]
+    commands = {n: " ".join(s.get("command", [])) for n, s in services.items()}
+    for process in ("api-server", "scheduler", "dag-processor"):
+        assert any(c == process for c in commands.values()), process
+    assert "db migrate" in commands["airflow-init"]
+    env = services["airflow-scheduler"]["environment"]
+    assert env["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
+    assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql")
+
+
+def test_serving_compose_health_paths_and_shared_bucket() -> None:
+    services = _compose("docker-compose-fastapi.yaml")["services"]
+    assert "/health" in " ".join(services["api"]["healthcheck"]["test"])
+    assert "/_stcore/health" in " ".join(services["ui"]["healthcheck"]["test"])
+    assert "S3_BUCKET" in services["api"]["environment"]
+    assert services["ui"]["environment"]["API_URL"] == "http://api:8000"
+
+
+def test_dockerignore_keeps_secrets_and_data_out_of_images() -> None:
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    for entry in (".env", ".venv", "data/", ".git"):
+        assert entry in ignored, entry
