@@ -14,7 +14,6 @@ export DATA_DIR=${DATA_DIR:-$PWD/data}
 export AIRFLOW_HOME=${AIRFLOW_HOME:-$PWD/.airflow}
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
 export AIRFLOW__CORE__DAGS_FOLDER=$PWD/dags
-export WANDB_START_METHOD=thread
 export API_URL=${API_URL:-http://127.0.0.1:$API_PORT}
 BIN=$PWD/.venv/bin
 

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from moviescore.config import Settings
-from moviescore.records import records_to_frame, with_dtypes
+from moviescore.records import OPTIONAL_LIST_FIELDS, records_to_frame, with_dtypes
 from moviescore.schema import (
     FLOAT_FIELDS,
     INT_FIELDS,
@@ -175,7 +175,7 @@ def _to_frame(table: pa.Table) -> pd.DataFrame:
     for name in RAW_COLUMNS:
         if name not in numbers:
             values = table.column(name).to_pylist()
-            if name in LIST_FIELDS:
+            if name in LIST_FIELDS and name not in OPTIONAL_LIST_FIELDS:  # None there = unknown
                 values = [value or [] for value in values]
             df[name] = pd.Series(values, index=df.index, dtype=object)
     return with_dtypes(df[list(RAW_COLUMNS)])

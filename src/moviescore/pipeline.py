@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -108,7 +107,6 @@ def train_step(ds: str, run_id: str, model_name: str) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     model_path = out / "model.joblib"
     joblib.dump(result.pipeline, model_path)
-    os.environ.setdefault("WANDB_START_METHOD", "thread")
     wandb_run_id = log_candidate(
         model_name=model_name,
         params=result.params,

@@ -18,6 +18,10 @@ import pandas as pd
 from moviescore.schema import FLOAT_FIELDS, LIST_FIELDS, RAW_COLUMNS, TEXT_FIELDS, RawMovie
 
 PARSE_ERRORS = "parse_errors"  # df.attrs key: {index label: "what was wrong with the row"}
+# List fields some sources do not carry at all (the details CSV, a /movie/{id} response without
+# the keywords append): there None means UNKNOWN and must stay None, while [] means "known to have
+# none". Models read the two very differently: a film with no keywords looks obscure.
+OPTIONAL_LIST_FIELDS = ("keywords",)
 
 # Which key of TMDB's nested objects holds the value the raw record keeps.
 NESTED_KEYS = {
@@ -90,7 +94,9 @@ def tmdb_detail_to_raw(detail: Mapping[str, Any], *, source: str = "tmdb") -> Ra
         record[name] = as_float(detail.get(name))
     record["vote_count"] = as_int(detail.get("vote_count"))
     for name in LIST_FIELDS:
-        record[name] = as_names(detail.get(name), NESTED_KEYS[name])
+        value = detail.get(name)
+        unknown = value is None and name in OPTIONAL_LIST_FIELDS
+        record[name] = None if unknown else as_names(value, NESTED_KEYS[name])
     record["source"] = source
     return cast(RawMovie, record)
 
@@ -108,8 +114,9 @@ def records_to_frame(
     """A frame with exactly RAW_COLUMNS, default index; parse_errors are keyed by position."""
     rows = [{name: record.get(name) for name in RAW_COLUMNS} for record in records]
     df = pd.DataFrame(rows, columns=list(RAW_COLUMNS), dtype=object)
-    for name in LIST_FIELDS:  # an absent list field is an empty list, never NaN
-        df[name] = [[] if value is None else value for value in df[name]]
+    for name in LIST_FIELDS:  # an absent list field is an empty list, never NaN …
+        if name not in OPTIONAL_LIST_FIELDS:  # … unless absent means unknown
+            df[name] = [[] if value is None else value for value in df[name]]
     df.attrs[PARSE_ERRORS] = dict(parse_errors or {})
     return with_dtypes(df)
 

@@ -2,7 +2,8 @@
 
 - the TMDB 5000 CSV layout: list columns hold JSON (`[{"id": 28, "name": "Action"}]`);
 - the flattened details CSV: list columns hold Python reprs (`[{'id': 16, 'name': 'Animation'}]`,
-  read with `ast.literal_eval`, which evaluates literals only), and there is no keywords column;
+  read with `ast.literal_eval`, which evaluates literals only), and there is no keywords column,
+  so its keywords are None (unknown), not [] (none);
 - JSON Lines of TMDB `/movie/{id}` responses, keywords appended.
 
 Any of them may be zipped (a zip holding one file). The format is told by content, not by name:

@@ -25,7 +25,7 @@ import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
 from moviescore.config import Settings
-from moviescore.records import PARSE_ERRORS, with_dtypes
+from moviescore.records import OPTIONAL_LIST_FIELDS, PARSE_ERRORS, with_dtypes
 from moviescore.schema import LIST_FIELDS, RAW_COLUMNS, TEXT_FIELDS
 
 log = logging.getLogger(__name__)
@@ -122,8 +122,11 @@ SCHEMA = pa.DataFrameSchema(
         "popularity": _column(_number(0)),
         "vote_average": _column(_number(0, 10)),
         "vote_count": _column(_count(0)),
-        **{
-            name: _column(_rule(_list_of_str, "must be a list of text"), nullable=False)
+        **{  # None only where it means "this source does not say" (records.OPTIONAL_LIST_FIELDS)
+            name: _column(
+                _rule(_list_of_str, "must be a list of text"),
+                nullable=name in OPTIONAL_LIST_FIELDS,
+            )
             for name in LIST_FIELDS
         },
     },
