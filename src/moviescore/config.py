@@ -57,6 +57,7 @@ class Settings(BaseSettings):
     wandb_entity: str | None = None
     wandb_api_key: SecretStr | None = None
     wandb_mode: Literal["online", "offline", "disabled"] | None = None
+    wandb_init_timeout: float = Field(20.0, gt=0, description="an unreachable W&B costs this")
 
     # --- serving ---
     model_poll_seconds: float = Field(10.0, gt=0)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -23,7 +22,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DEFAULT_INIT_TIMEOUT_SECONDS = 20.0  # WANDB_INIT_TIMEOUT overrides; an unreachable host costs this
 TOP_FEATURES = 20
 # One collection for every promoted model, so the "champion" alias is unique across model types.
 CHAMPION_ARTIFACT = "tmdb-score-champion"
@@ -166,7 +164,7 @@ def _run(settings: Settings, *, group: str, job_type: str, name: str) -> Iterato
         reinit="create_new",  # several runs per process (the CLI pipeline) never clash
         settings=wandb.Settings(
             api_key=api_key,
-            init_timeout=float(os.environ.get("WANDB_INIT_TIMEOUT", DEFAULT_INIT_TIMEOUT_SECONDS)),
+            init_timeout=settings.wandb_init_timeout,
             silent=True,
             quiet=True,
             console="off",  # Airflow captures stdout itself; no console mirroring
