@@ -1,0 +1,206 @@
+"""Keeps the champion model in memory and swaps in a new one when the registry says so.
+
+A background thread polls `models/champion.json` with a conditional GET (an unchanged pointer
+costs one 304). A new version is downloaded, verified and unpickled on that thread, never on
+the request path, and published with a single reference assignment of an immutable
+`ServedModel`: a request sees the old model or the new one, never half of either. Anything that
+goes wrong keeps the old model; a version that failed is retried only after an exponential
+backoff, so a corrupt upload does not cost a download every poll.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from moviescore.registry import ModelBundle
+
+log = logging.getLogger(__name__)
+
+RETRY_BASE_SECONDS = 30.0  # first retry of a failed version; doubles per failure
+RETRY_MAX_SECONDS = 3600.0
+
+
+class ChampionSource(Protocol):
+    """The part of `moviescore.registry.Registry` the manager needs."""
+
+    bucket: str
+
+    def champion_if_changed(self, etag: str | None) -> tuple[dict[str, Any] | None, str | None]: ...
+
+    def load(self, version: str) -> ModelBundle: ...
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    bundle: ModelBundle
+    loaded_at: datetime
+    source_uri: str
+    pointer: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def version(self) -> str:
+        return self.bundle.version
+
+    @cached_property
+    def sentiment_columns(self) -> tuple[int, int] | None:
+        """Where the feature matrix holds the overview's sentiment, so serving reads it from
+        there instead of running TextBlob a second time (None: compute it separately)."""
+        try:
+            names = list(self.bundle.pipeline[:-1].get_feature_names_out())
+            return names.index("overview_polarity"), names.index("overview_subjectivity")
+        except (AttributeError, ValueError, TypeError):
+            return None
+
+    @property
+    def model_name(self) -> str:
+        return str(self.bundle.manifest.get("model_name", "unknown"))
+
+
+@dataclass
+class _Failure:
+    count: int
+    retry_at: float  # time.monotonic()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ModelManager:
+    def __init__(self, registry: ChampionSource | None, poll_seconds: float = 10.0) -> None:
+        self.registry = registry
+        self.poll_seconds = poll_seconds
+        self.served: ServedModel | None = None  # the one reference requests read
+        self._etag: str | None = None
+        self._failed: dict[str, _Failure] = {}
+        self._failed_pointer: str | None = None  # the version the remembered etag points at
+        self._lock = threading.Lock()  # one poll at a time (thread vs. a manual poll_once)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.last_poll_at: datetime | None = None
+        self.last_poll_result: str | None = None
+        self.last_success_at: datetime | None = None
+        self.last_success_monotonic: float | None = None
+        self.last_error: str | None = None
+        self.reload_successes = 0
+        self.reload_failures = 0
+        self.poll_failures = 0
+
+    @classmethod
+    def static(cls, bundle: ModelBundle, source_uri: str = "memory://") -> ModelManager:
+        """A manager that serves one in-memory bundle and never polls (tests, local tools)."""
+        manager = cls(registry=None)
+        manager.serve(bundle, source_uri)
+        return manager
+
+    @property
+    def ready(self) -> bool:
+        return self.served is not None
+
+    def serve(
+        self, bundle: ModelBundle, source_uri: str, pointer: dict[str, Any] | None = None
+    ) -> None:
+        self.served = ServedModel(bundle, _now(), source_uri, dict(pointer or {}))
+
+    # --- the poll loop -------------------------------------------------------------------
+    def start(self) -> None:
+        if self.registry is None or self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="model-poller", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.poll_once()
+            except Exception:  # a bug here must not end polling for the life of the process
+                log.exception("model poll crashed")
+            self._stop.wait(self.poll_seconds)
+
+    def poll_once(self) -> str:
+        """One look at the pointer; returns what happened (also kept as `last_poll_result`)."""
+        with self._lock:
+            result = self._poll()
+        self.last_poll_at = _now()
+        self.last_poll_result = result
+        return result
+
+    def _poll(self) -> str:
+        assert self.registry is not None
+        etag_to_send = self._etag
+        failed = self._failed.get(self._failed_pointer or "")
+        if failed is not None and time.monotonic() >= failed.retry_at:
+            etag_to_send = None  # backoff over: look at the pointer again, even if unchanged
+        try:
+            pointer, etag = self.registry.champion_if_changed(etag_to_send)
+        except Exception as exc:  # S3 down, bad credentials...: keep serving what we have
+            self.poll_failures += 1
+            self._record_error(f"poll failed: {exc!r}")
+            return "error"
+        self.last_success_at = _now()
+        self.last_success_monotonic = time.monotonic()
+        if pointer is None:
+            if etag is None:
+                return "no_champion"
+            return "backoff" if self._failed_pointer else "unchanged"
+        version = pointer.get("version")
+        if not isinstance(version, str) or not version:
+            self._etag = etag  # a broken pointer stays broken until someone rewrites it
+            self._record_error(f"champion pointer names no version: {pointer!r:.200}")
+            return "bad_pointer"
+        if self.served is not None and self.served.version == version:
+            self._etag = etag
+            self._failed_pointer = None  # e.g. rolled back to what we serve
+            return "unchanged"
+        failure = self._failed.get(version)
+        self._etag = etag  # from now on an unchanged pointer is a cheap 304
+        if failure is not None and time.monotonic() < failure.retry_at:
+            return "backoff"
+        try:
+            bundle = self.registry.load(version)
+        except Exception as exc:  # IntegrityError, download error, unpickling error
+            self._record_failure(version, failure, exc)
+            self._failed_pointer = version
+            return "failed"
+        uri = f"s3://{self.registry.bucket}/models/{version}/"
+        self.serve(bundle, uri, pointer)
+        self._failed.pop(version, None)
+        self._failed_pointer = None
+        self.reload_successes += 1
+        log.info("serving model %s (%s) from %s", version, self.served_model_name, uri)
+        return "loaded"
+
+    @property
+    def served_model_name(self) -> str | None:
+        served = self.served
+        return served.model_name if served else None
+
+    def _record_failure(self, version: str, previous: _Failure | None, exc: Exception) -> None:
+        count = previous.count + 1 if previous else 1
+        delay = min(RETRY_BASE_SECONDS * 2 ** (count - 1), RETRY_MAX_SECONDS)
+        self._failed[version] = _Failure(count, time.monotonic() + delay)
+        self.reload_failures += 1
+        self._record_error(f"loading {version} failed ({count}x, retry in {delay:.0f}s): {exc!r}")
+
+    def _record_error(self, message: str) -> None:
+        self.last_error = f"{_now().isoformat(timespec='seconds')} {message}"
+        log.warning(message)
+
+    def seconds_since_success(self) -> float | None:
+        if self.last_success_monotonic is None:
+            return None
+        return time.monotonic() - self.last_success_monotonic

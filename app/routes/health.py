@@ -1,0 +1,35 @@
+"""Liveness, readiness and the Prometheus scrape endpoint."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from app.schemas import Status
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health", response_model=Status)
+async def health() -> Status:
+    """The process is up (says nothing about the model: see /ready)."""
+    return Status(status="ok")
+
+
+@router.get("/ready", response_model=Status, responses={503: {"model": Status}})
+async def ready(request: Request) -> Response | Status:
+    served = request.app.state.manager.served
+    if served is None:
+        detail = "no model loaded yet"
+        if request.app.state.manager.last_error:
+            detail += f"; last error: {request.app.state.manager.last_error}"
+        return JSONResponse(Status(status="not ready", detail=detail).model_dump(), 503)
+    return Status(status="ready", detail=f"serving {served.version}")
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics(request: Request) -> Response:
+    return Response(
+        generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST
+    )

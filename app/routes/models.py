@@ -1,0 +1,73 @@
+"""GET /model (what is served, from where, since when) and /models (the registry for the UI)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+
+from app.model_manager import ModelManager
+from app.schemas import ModelsOverview, ModelStatus
+
+router = APIRouter(tags=["models"])
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat(timespec="seconds") if value else None
+
+
+def model_status(manager: ModelManager) -> ModelStatus:
+    served = manager.served  # one read: the fields below all describe the same model
+    status = ModelStatus(
+        ready=served is not None,
+        poll_seconds=manager.poll_seconds,
+        last_poll_at=_iso(manager.last_poll_at),
+        last_poll_result=manager.last_poll_result,
+        last_success_at=_iso(manager.last_success_at),
+        reload_successes=manager.reload_successes,
+        reload_failures=manager.reload_failures,
+        poll_failures=manager.poll_failures,
+        last_error=manager.last_error,
+    )
+    if served is not None:
+        manifest: dict[str, Any] = served.bundle.manifest
+        status.version = served.version
+        status.model_name = served.model_name
+        status.metrics = dict(manifest.get("metrics") or {})
+        status.trained_at = manifest.get("created_at")
+        status.promoted_at = served.pointer.get("promoted_at")
+        status.loaded_at = _iso(served.loaded_at)
+        status.source_uri = served.source_uri
+        status.wandb_url = manifest.get("wandb_url")
+    return status
+
+
+@router.get("/model", response_model=ModelStatus)
+async def model(request: Request) -> ModelStatus:
+    return model_status(request.app.state.manager)
+
+
+@router.get(
+    "/models", response_model=ModelsOverview, responses={503: {"description": "no registry"}}
+)
+def models(request: Request) -> ModelsOverview:
+    # sync: this reads S3, so it runs in the thread pool, away from /predict's event loop.
+    manager: ModelManager = request.app.state.manager
+    registry: Any = manager.registry
+    if registry is None:
+        raise HTTPException(503, "this server has no model registry configured")
+    try:
+        pointer = registry.champion()
+        versions = registry.list_versions()
+        history = registry.history()
+    except Exception as exc:
+        raise HTTPException(503, f"model registry unreachable: {exc}") from exc
+    champion = pointer.get("version") if pointer else None
+    served = manager.served
+    return ModelsOverview(
+        champion=champion,
+        served_version=served.version if served else None,
+        versions=list(versions),  # newest first, each with a `champion` flag
+        history=list(history),
+    )

@@ -1,0 +1,108 @@
+"""POST /predict and /predict/batch: user descriptions -> raw records -> one pipeline call."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+
+from app.model_manager import ServedModel
+from app.schemas import BatchIn, BatchPrediction, MovieIn, Prediction, Sentiment
+from moviescore.features import sentiment
+from moviescore.schema import RAW_COLUMNS
+
+router = APIRouter(tags=["predict"])
+
+# Every raw column present, so the pipeline sees exactly the training shape; post-release
+# fields stay None.
+_EMPTY_RECORD: dict[str, Any] = dict.fromkeys(RAW_COLUMNS)
+
+
+def to_record(movie: MovieIn) -> dict[str, Any]:
+    """The raw record (schema.RawMovie) a user's description stands for."""
+    record = dict(_EMPTY_RECORD)
+    record.update(
+        id=0,
+        title=movie.title,
+        original_title=movie.title,
+        overview=movie.overview,
+        tagline=movie.tagline,
+        release_date=movie.release_date.isoformat(),
+        runtime=movie.runtime,
+        budget=movie.budget,
+        original_language=movie.original_language.lower(),
+        genres=movie.genres,
+        keywords=movie.keywords,
+        production_companies=movie.production_companies,
+        production_countries=[c.upper() for c in movie.production_countries],
+        spoken_languages=[c.lower() for c in movie.spoken_languages],
+        homepage=movie.homepage,
+        status="Planned",
+        source="api",
+    )
+    return record
+
+
+def clamp_rating(value: float) -> float:
+    """TMDB ratings live in [0, 10]; two decimals is finer than the model's error anyway."""
+    if not math.isfinite(value):
+        raise ValueError(f"model returned {value}")
+    return round(min(max(value, 0.0), 10.0), 2)
+
+
+def served_model(request: Request) -> ServedModel:
+    served: ServedModel | None = request.app.state.manager.served
+    if served is None:
+        raise HTTPException(
+            503, "no model loaded yet: the registry has no champion or is unreachable"
+        )
+    return served
+
+
+def score(
+    served: ServedModel, records: list[dict[str, Any]]
+) -> tuple[Any, list[tuple[float, float]]]:
+    """Ratings and overview sentiments of `records` in one vectorised pass of the pipeline."""
+    pipeline = served.bundle.pipeline
+    columns = served.sentiment_columns
+    if columns is None:
+        return pipeline.predict(records), [sentiment(r["overview"]) for r in records]
+    X: Any = records
+    for _, step in pipeline.steps[:-1]:  # what Pipeline.predict does, keeping the matrix
+        X = step.transform(X)
+    ratings = pipeline.steps[-1][1].predict(X)
+    return ratings, [(float(p), float(s)) for p, s in X[:, list(columns)]]
+
+
+def _predict(request: Request, movies: Sequence[MovieIn]) -> tuple[ServedModel, list[Prediction]]:
+    served = served_model(request)  # read the reference once: one model answers the whole call
+    ratings, sentiments = score(served, [to_record(m) for m in movies])
+    version, name = served.version, served.model_name
+    out = [
+        Prediction(
+            predicted_rating=clamp_rating(float(rating)),
+            model_version=version,
+            model_name=name,
+            sentiment=Sentiment(polarity=round(pol, 4), subjectivity=round(subj, 4)),
+        )
+        for rating, (pol, subj) in zip(ratings, sentiments, strict=True)
+    ]
+    request.app.state.metrics.predictions.inc(len(out))
+    return served, out
+
+
+@router.post("/predict", response_model=Prediction)
+async def predict(movie: MovieIn, request: Request) -> Prediction:
+    # async on purpose: the work is ~1 ms of CPU, less than a hop through the thread pool costs.
+    return _predict(request, [movie])[1][0]
+
+
+@router.post("/predict/batch", response_model=BatchPrediction)
+def predict_batch(batch: BatchIn, request: Request) -> BatchPrediction:
+    # sync: up to 1000 rows is enough CPU to keep it off the event loop (runs in the thread pool).
+    served, predictions = _predict(request, batch.movies)
+    return BatchPrediction(
+        model_version=served.version, model_name=served.model_name, predictions=predictions
+    )

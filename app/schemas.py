@@ -1,0 +1,122 @@
+"""Request and response bodies of the API.
+
+The bounds here are the service's first line of defence: anything outside them is a 422 that
+names the field, so the model only ever sees values it can turn into features.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MAX_BATCH = 1000
+MAX_LIST_ITEMS = 100
+
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+NameList = Annotated[list[Name], Field(max_length=MAX_LIST_ITEMS)]
+IsoCode = Annotated[str, Field(min_length=2, max_length=3, pattern=r"^[A-Za-z]{2,3}$")]
+
+EXAMPLE_MOVIE: dict[str, Any] = {
+    "title": "The Last Orbit",
+    "overview": "An ageing astronaut returns to space for one final mission to save her "
+    "daughter's stranded crew, and finds that the real danger is what they brought with them.",
+    "tagline": "Some journeys never end.",
+    "genres": ["Science Fiction", "Drama", "Thriller"],
+    "original_language": "en",
+    "runtime": 128,
+    "budget": 95_000_000,
+    "release_date": "2027-05-14",
+    "keywords": ["astronaut", "space mission", "mother daughter relationship"],
+    "production_companies": ["Orbit Pictures"],
+    "production_countries": ["US"],
+    "spoken_languages": ["en"],
+    "homepage": None,
+}
+
+
+class MovieIn(BaseModel):
+    """A film as its producer describes it before release."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE_MOVIE]})
+
+    title: str = Field(min_length=1, max_length=500)
+    overview: str = Field("", max_length=10_000)
+    tagline: str | None = Field(None, max_length=1_000)
+    genres: NameList = Field(default_factory=list, description="TMDB genre names")
+    original_language: IsoCode = Field(description="ISO 639-1 code, e.g. 'en'")
+    runtime: float | None = Field(None, ge=0, le=1000, description="minutes")
+    budget: float | None = Field(None, ge=0, le=1e10, description="USD; 0 = unknown")
+    release_date: date = Field(ge=date(1870, 1, 1), le=date(2100, 12, 31))
+    keywords: NameList = Field(default_factory=list)
+    production_companies: NameList = Field(default_factory=list)
+    production_countries: Annotated[list[IsoCode], Field(max_length=MAX_LIST_ITEMS)] = Field(
+        default_factory=list, description="ISO 3166-1 codes"
+    )
+    spoken_languages: Annotated[list[IsoCode], Field(max_length=MAX_LIST_ITEMS)] = Field(
+        default_factory=list, description="ISO 639-1 codes"
+    )
+    homepage: str | None = Field(None, max_length=2_000)
+
+
+class BatchIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"movies": [EXAMPLE_MOVIE]}]}
+    )
+
+    movies: list[MovieIn] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class Sentiment(BaseModel):
+    polarity: float = Field(description="-1 (negative) .. 1 (positive), TextBlob")
+    subjectivity: float = Field(description="0 (factual) .. 1 (opinion), TextBlob")
+
+
+class Prediction(BaseModel):
+    predicted_rating: float = Field(ge=0, le=10, description="expected TMDB vote_average")
+    model_version: str
+    model_name: str
+    sentiment: Sentiment
+
+
+class BatchPrediction(BaseModel):
+    model_version: str
+    model_name: str
+    predictions: list[Prediction]
+
+
+class Status(BaseModel):
+    status: str
+    detail: str | None = None
+
+
+class ModelStatus(BaseModel):
+    """What is being served, from where and since when; plus how the poller is doing."""
+
+    ready: bool
+    version: str | None = None
+    model_name: str | None = None
+    metrics: dict[str, Any] = Field(default_factory=dict)
+    trained_at: str | None = None
+    promoted_at: str | None = None
+    loaded_at: str | None = None
+    source_uri: str | None = None
+    wandb_url: str | None = None
+    poll_seconds: float
+    last_poll_at: str | None = None
+    last_poll_result: str | None = None
+    last_success_at: str | None = None
+    reload_successes: int = 0
+    reload_failures: int = 0
+    poll_failures: int = 0
+    last_error: str | None = None
+
+
+class ModelsOverview(BaseModel):
+    """The registry as the UI shows it: every version, which one serves, how it got there."""
+
+    champion: str | None
+    served_version: str | None
+    versions: list[dict[str, Any]]
+    history: list[dict[str, Any]]

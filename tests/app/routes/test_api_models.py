@@ -1,0 +1,47 @@
+"""GET /models against a real registry."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.main import create_app
+from app.model_manager import ModelManager
+from moviescore.config import Settings
+
+pytestmark = pytest.mark.integration
+
+
+def test_models_lists_versions_champion_and_history(
+    s3_settings: Settings, registry: Any, promote: Any
+) -> None:
+    v1 = promote(registry, seed=0)
+    v2 = promote(registry, seed=1, model_name="lightgbm")
+    manager = ModelManager(registry)
+    manager.poll_once()
+    with TestClient(create_app(s3_settings, manager=manager)) as client:
+        body = client.get("/models").json()
+    assert body["champion"] == v2
+    assert body["served_version"] == v2
+    assert [v["version"] for v in body["versions"]] == [v2, v1]
+    assert [v["champion"] for v in body["versions"]] == [True, False]
+    assert body["versions"][0]["metrics"]["test_rmse"] == 0.31
+    assert [h["version"] for h in body["history"]] == [v2, v1]
+    assert body["history"][0]["decision"]["candidates"][1]["model_name"] == "lightgbm"
+
+
+def test_default_app_reads_the_registry_from_settings(
+    s3_settings: Settings, registry: Any, promote: Any
+) -> None:
+    """create_app() with no manager builds one from settings and loads the champion at start."""
+    version = promote(registry)
+    with TestClient(create_app(s3_settings)) as client:
+        manager: ModelManager = client.app.state.manager  # type: ignore[attr-defined]
+        deadline = time.monotonic() + 10
+        while not manager.ready and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert client.get("/ready").status_code == 200
+        assert client.get("/model").json()["version"] == version
