@@ -129,7 +129,10 @@ def candidates_table(decision: dict[str, Any]) -> pd.DataFrame:
 
 
 def latest_decision(overview: dict[str, Any]) -> dict[str, Any] | None:
-    """The newest champion change's promotion decision that lists its run's candidates."""
+    """The newest pipeline run's decision (promoted or not), else the newest champion change's."""
+    for run in overview.get("runs", []):  # newest first
+        if isinstance(run, dict) and run.get("candidates"):
+            return run
     for entry in overview.get("history", []):  # newest first
         decision = entry.get("decision")
         if isinstance(decision, dict) and decision.get("candidates"):

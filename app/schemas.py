@@ -120,3 +120,4 @@ class ModelsOverview(BaseModel):
     served_version: str | None
     versions: list[dict[str, Any]]
     history: list[dict[str, Any]]
+    runs: list[dict[str, Any]] = []  # newest pipeline runs' decisions, promoted or not

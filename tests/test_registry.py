@@ -318,3 +318,10 @@ def test_unreachable_endpoint_fails_fast_and_clearly(settings: Settings) -> None
     with pytest.raises(S3Unavailable, match=f"S3 endpoint unreachable: http://127.0.0.1:{port}"):
         Registry.from_settings(down).champion()
     assert time.monotonic() - started < 5
+
+
+def test_decisions_lists_newest_runs_first_promoted_or_not(registry: Registry) -> None:
+    for ds, promoted in (("2026-11-20", True), ("2026-11-22", False), ("2026-11-21", False)):
+        registry.write_decision(f"run-{ds}", {"ds": ds, "promoted": promoted})
+    assert [d["ds"] for d in registry.decisions()] == ["2026-11-22", "2026-11-21", "2026-11-20"]
+    assert [d["ds"] for d in registry.decisions(limit=1)] == ["2026-11-22"]

@@ -134,6 +134,12 @@ def test_tables_for_the_models_page() -> None:
     assert ui.versions_table(empty).empty and ui.latest_decision(empty) is None
 
 
+def test_latest_run_wins_even_when_it_did_not_promote() -> None:
+    kept = {"run_id": "r3", "promoted": False, "candidates": [{"model_name": "xgboost"}]}
+    decision = ui.latest_decision({**OVERVIEW, "runs": [kept]})
+    assert decision is not None and decision["run_id"] == "r3"
+
+
 def test_wandb_links_only_for_online_runs() -> None:
     assert (
         ui.wandb_url({"wandb_url": "https://wandb.ai/x/y/runs/z"}) == "https://wandb.ai/x/y/runs/z"

@@ -32,7 +32,9 @@ def model_file(tmp_path: Path) -> Path:
     return path
 
 
-def _candidate(settings: Settings, model_file: Path | None, name: str = "xgboost") -> str | None:
+def _candidate(
+    settings: Settings, model_file: Path | None, name: str = "xgboost"
+) -> tracking.TrackedRun | None:
     return tracking.log_candidate(
         model_name=name,
         params={"n_estimators": 50, "max_depth": 4},
@@ -66,15 +68,17 @@ def _run_dir(settings: Settings, run_id: str) -> Path:
 
 
 def test_offline_candidate_run_lands_on_disk(offline: Settings, model_file: Path) -> None:
-    run_id = _candidate(offline, model_file)
+    tracked = _candidate(offline, model_file)
 
-    assert run_id
+    assert tracked is not None and tracked.url is None  # offline runs have no page yet
+    run_id = tracked.id
     run_dir = _run_dir(offline, run_id)
     assert (run_dir / f"run-{run_id}.wandb").stat().st_size > 0
     saved = json.loads((offline.data_dir / "wandb/metrics/2026-11-22-abc/xgboost.json").read_text())
     assert saved["metrics"] == METRICS
     assert saved["params"] == {"n_estimators": 50, "max_depth": 4}
     assert (saved["wandb_run_id"], saved["wandb_mode"]) == (run_id, "offline")
+    assert saved["wandb_url"] is None
 
     records = _records(run_dir)
     run = next(r["run"] for r in records if r["type"] == "run")

@@ -61,6 +61,7 @@ def models(request: Request) -> ModelsOverview:
         pointer = registry.champion()
         versions = registry.list_versions()
         history = registry.history()
+        runs = registry.decisions()
     except Exception as exc:
         raise HTTPException(503, f"model registry unreachable: {exc}") from exc
     champion = pointer.get("version") if pointer else None
@@ -70,4 +71,5 @@ def models(request: Request) -> ModelsOverview:
         served_version=served.version if served else None,
         versions=list(versions),  # newest first, each with a `champion` flag
         history=list(history),
+        runs=list(runs),
     )

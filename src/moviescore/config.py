@@ -25,43 +25,49 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
 
     # --- TMDB (v3 key or v4 read token; either works) ---
-    tmdb_api_key: SecretStr | None = None
-    tmdb_read_access_token: SecretStr | None = None
-    tmdb_base_url: str = "https://api.themoviedb.org/3"
+    tmdb_api_key: SecretStr | None = Field(None, description="TMDB v3 API key")
+    tmdb_read_access_token: SecretStr | None = Field(None, description="TMDB v4 read token")
+    tmdb_base_url: str = Field("https://api.themoviedb.org/3", description="TMDB API root")
     tmdb_requests_per_second: float = Field(20.0, gt=0, description="TMDB allows ~50/s")
-    tmdb_timeout_seconds: float = Field(10.0, gt=0)
-    tmdb_max_retries: int = Field(5, ge=0)
+    tmdb_timeout_seconds: float = Field(10.0, gt=0, description="per request")
+    tmdb_max_retries: int = Field(5, ge=0, description="on 429, 5xx, timeouts, resets")
     tmdb_days_back: int = Field(30, ge=0, description="collect releases this many days before ds")
     tmdb_days_ahead: int = Field(30, ge=0, description="... and this many days after ds")
-    tmdb_language: str = "en-US"
+    tmdb_language: str = Field("en-US", description="TextBlob reads English")
 
     # --- local data ---
-    data_dir: Path = Path("data")
-    max_rejected_share: float = Field(0.2, ge=0, le=1)
+    data_dir: Path = Field(Path("data"), description="raw partitions, datasets, runs, W&B")
+    max_rejected_share: float = Field(0.2, ge=0, le=1, description="collect fails above it")
     min_vote_count: int = Field(5, ge=0, description="train only on movies with MORE votes")
 
     # --- model registry on S3 ---
-    s3_endpoint_url: str | None = "http://127.0.0.1:8333"
-    s3_bucket: str = "moviescore"
-    aws_access_key_id: str | None = None
-    aws_secret_access_key: SecretStr | None = None
-    aws_default_region: str = "us-east-1"
-    model_signing_key: SecretStr | None = None
+    s3_endpoint_url: str | None = Field(
+        "http://127.0.0.1:8333", description="empty for AWS S3; else SeaweedFS/MinIO URL"
+    )
+    s3_bucket: str = Field("moviescore", description="the model registry bucket")
+    aws_access_key_id: str | None = Field(None, description="else boto3's credential chain")
+    aws_secret_access_key: SecretStr | None = Field(None, description="with the key id")
+    aws_default_region: str = Field("us-east-1", description="S3 region")
+    model_signing_key: SecretStr | None = Field(
+        None, description="HMAC key: sign manifests, serve only signed models"
+    )
 
     # --- promotion rule ---
-    min_rmse_improvement: float = Field(0.005, ge=0)
-    max_rmse_gap: float = Field(0.6, gt=0)
+    min_rmse_improvement: float = Field(0.005, ge=0, description="challenger must beat by")
+    max_rmse_gap: float = Field(0.6, gt=0, description="max test RMSE − train RMSE")
 
     # --- W&B ---
-    wandb_project: str = "tmdb-movie-score"
-    wandb_entity: str | None = None
-    wandb_api_key: SecretStr | None = None
-    wandb_mode: Literal["online", "offline", "disabled"] | None = None
+    wandb_project: str = Field("tmdb-movie-score", description="W&B project")
+    wandb_entity: str | None = Field(None, description="W&B team or user")
+    wandb_api_key: SecretStr | None = Field(None, description="set = online runs")
+    wandb_mode: Literal["online", "offline", "disabled"] | None = Field(
+        None, description="empty = online with a key, else offline"
+    )
     wandb_init_timeout: float = Field(20.0, gt=0, description="an unreachable W&B costs this")
 
     # --- serving ---
-    model_poll_seconds: float = Field(10.0, gt=0)
-    api_url: str = "http://127.0.0.1:8000"
+    model_poll_seconds: float = Field(10.0, gt=0, description="API checks champion.json")
+    api_url: str = Field("http://127.0.0.1:8000", description="where the UI finds the API")
 
     @property
     def s3_is_local(self) -> bool:

@@ -44,7 +44,7 @@ def collect_step(ds: str, source: str | None = None, snapshot: str | None = None
         write_rejected(exc.report, day, settings)
         raise
     rejected_path = write_rejected(report, day, settings)
-    partition = write_partition(report.valid, day, settings)
+    partition = write_partition(_keep_unfetched(report.valid, raw, day, settings), day, settings)
     log.info(
         "collected %d movies from %s (%d rejected)", len(report.valid), source, len(report.rejected)
     )
@@ -56,6 +56,23 @@ def collect_step(ds: str, source: str | None = None, snapshot: str | None = None
         "rejected": len(report.rejected),
         "rejected_report": str(rejected_path) if rejected_path else None,
     }
+
+
+def _keep_unfetched(valid: pd.DataFrame, raw: pd.DataFrame, day: date, settings: Settings) -> Any:
+    """A re-run of a date whose TMDB details failed for some movies keeps those movies as the
+    earlier run of the same date collected them, instead of dropping them from the partition."""
+    from moviescore.dataset import partition_path, read_partition
+    from moviescore.sources import COLLECT_REPORT
+
+    failed = {int(i) for i in (raw.attrs.get(COLLECT_REPORT) or {}).get("failed_ids", {})}
+    if not failed or not partition_path(day, settings).exists():
+        return valid
+    earlier = read_partition(day, settings)
+    kept = earlier[earlier["id"].isin(failed) & ~earlier["id"].isin(valid["id"])]
+    if kept.empty:
+        return valid
+    log.warning("kept %d movies from the earlier %s partition: %s", len(kept), day, list(kept.id))
+    return pd.concat([valid, kept], ignore_index=True)
 
 
 def _dataset_dir(settings: Settings, ds: str) -> Path:
@@ -107,7 +124,7 @@ def train_step(ds: str, run_id: str, model_name: str) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     model_path = out / "model.joblib"
     joblib.dump(result.pipeline, model_path)
-    wandb_run_id = log_candidate(
+    tracked = log_candidate(
         model_name=model_name,
         params=result.params,
         metrics=result.metrics,
@@ -126,7 +143,8 @@ def train_step(ds: str, run_id: str, model_name: str) -> dict[str, Any]:
         "params": result.params,
         "metrics": result.metrics,
         "model_path": str(model_path),
-        "wandb_run_id": wandb_run_id,
+        "wandb_run_id": tracked.id if tracked else None,
+        "wandb_url": tracked.url if tracked else None,
     }
     (out / "candidate.json").write_text(json.dumps(summary, indent=2, default=str))
     return summary
@@ -196,6 +214,7 @@ def promote_step(ds: str, run_id: str, candidates: list[dict[str, Any]]) -> dict
             "feature_schema": [str(n) for n in pipeline[0].get_feature_names_out()],
             "data_fingerprint": data_summary["fingerprint"],
             "wandb_run_id": challenger.get("wandb_run_id"),
+            "wandb_url": challenger.get("wandb_url"),
             "run_id": run_id,
             "ds": ds,
         }

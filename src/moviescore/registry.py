@@ -286,3 +286,10 @@ class Registry:
 
     def decision(self, run_id: str) -> dict[str, Any] | None:
         return self._get_json(self._run_key(run_id))
+
+    def decisions(self, limit: int | None = 10) -> list[dict[str, Any]]:
+        """The newest pipeline runs' decisions, promoted or not (run ids sort by date)."""
+        _, prefixes = self.store.list(RUNS, "/")
+        run_ids = sorted((p[len(RUNS) :].rstrip("/") for p in prefixes), reverse=True)[:limit]
+        found = (self.decision(run_id) for run_id in run_ids)
+        return [d for d in found if d is not None]

@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from moviescore.config import Settings
@@ -35,6 +35,11 @@ def metrics_path(settings: Settings, group: str, name: str) -> Path:
     return wandb_dir(settings) / "metrics" / group / f"{name}.json"
 
 
+class TrackedRun(NamedTuple):
+    id: str
+    url: str | None  # only online runs have a page to link to
+
+
 def log_candidate(
     *,
     model_name: str,
@@ -47,17 +52,17 @@ def log_candidate(
     group: str,
     settings: Settings,
     extra_config: dict[str, Any] | None = None,
-) -> str | None:
-    """Log one trained candidate; return the W&B run id, or None when disabled or W&B failed."""
+) -> TrackedRun | None:
+    """Log one trained candidate; its W&B run, or None when disabled or W&B failed."""
     mode = settings.effective_wandb_mode
     if mode == "disabled":
         return None
-    run_id: str | None = None
+    tracked: TrackedRun | None = None
     try:
         import wandb
 
         with _run(settings, group=group, job_type="train", name=f"{model_name}-{group}") as run:
-            run_id = run.id
+            tracked = TrackedRun(run.id, run.url if mode == "online" else None)
             run.config.update({**params, **(extra_config or {}), "model_name": model_name})
             run.summary.update(metrics)
             with tempfile.TemporaryDirectory() as tmp:
@@ -80,7 +85,7 @@ def log_candidate(
             type(exc).__name__,
             exc,
         )
-        run_id = None
+        tracked = None
     _write_json(
         metrics_path(settings, group, model_name),
         {
@@ -88,11 +93,12 @@ def log_candidate(
             "group": group,
             "params": params,
             "metrics": metrics,
-            "wandb_run_id": run_id,
+            "wandb_run_id": tracked.id if tracked else None,
+            "wandb_url": tracked.url if tracked else None,
             "wandb_mode": mode,
         },
     )
-    return run_id
+    return tracked
 
 
 def log_promotion(

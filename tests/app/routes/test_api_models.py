@@ -31,6 +31,20 @@ def test_models_lists_versions_champion_and_history(
     assert body["versions"][0]["metrics"]["test_rmse"] == 0.31
     assert [h["version"] for h in body["history"]] == [v2, v1]
     assert body["history"][0]["decision"]["candidates"][1]["model_name"] == "lightgbm"
+    assert body["runs"] == []
+
+
+def test_models_shows_runs_that_did_not_promote(
+    s3_settings: Settings, registry: Any, promote: Any
+) -> None:
+    promote(registry, seed=0)
+    registry.write_decision("run-2026-11-23", {"run_id": "run-2026-11-23", "promoted": False})
+    manager = ModelManager(registry)
+    manager.poll_once()
+    with TestClient(create_app(s3_settings, manager=manager)) as client:
+        runs = client.get("/models").json()["runs"]
+    assert [r["run_id"] for r in runs] == ["run-2026-11-23"]
+    assert runs[0]["promoted"] is False
 
 
 def test_default_app_reads_the_registry_from_settings(
