@@ -95,8 +95,21 @@ def test_post_release_fields_never_change_the_output(fitted: MovieFeatures) -> N
     names = " ".join(fitted.get_feature_names_out())
     for post in ("vote", "popularity", "revenue"):
         assert post not in names
-    # sentiment is for the API's answer, not a model input (it did not help on validation)
-    assert "polarity" not in names and "subjectivity" not in names
+
+
+def test_overview_sentiment_is_a_feature(fitted: MovieFeatures) -> None:
+    rows = [movie(1), movie(2), movie(3, overview=None)]
+    out = fitted.transform(rows)
+    expected = [sentiment(r["overview"]) for r in rows]
+    np.testing.assert_allclose(column(fitted, out, "overview_polarity"), [e[0] for e in expected])
+    np.testing.assert_allclose(
+        column(fitted, out, "overview_subjectivity"), [e[1] for e in expected], rtol=1e-6
+    )
+    assert (
+        column(fitted, out, "overview_polarity")[0]
+        > 0
+        > column(fitted, out, "overview_polarity")[1]
+    )
 
 
 def test_unseen_genre_and_language(fitted: MovieFeatures) -> None:
@@ -161,7 +174,7 @@ def test_bad_values_name_the_field(fitted: MovieFeatures, field: str, value: str
 
 def test_target_encoding_is_out_of_fold_on_training_rows(train_df: pd.DataFrame) -> None:
     y = train_df["vote_average"].to_numpy()
-    feats = MovieFeatures(min_language_count=5)
+    feats = MovieFeatures(min_language_count=5, unknown_keywords_share=0.0)
     oof = feats.fit_transform(train_df, y)
     in_sample = feats.transform(train_df)
     te = [i for i, n in enumerate(feats.get_feature_names_out()) if n.startswith("te_")]
@@ -189,3 +202,39 @@ def test_make_pipeline_wraps_features_and_model() -> None:
     pipe = make_pipeline(Ridge())
     assert [name for name, _ in pipe.steps] == ["features", "model"]
     assert isinstance(pipe.named_steps["features"], MovieFeatures)
+
+
+def test_unknown_keywords_are_missing_not_empty(train_df: pd.DataFrame) -> None:
+    """None = the source has no keywords (details CSV); [] = a film known to have none."""
+    feats = MovieFeatures(min_language_count=5).fit(train_df, train_df["vote_average"])
+    out = feats.transform([movie(1, keywords=None), movie(1, keywords=[]), movie(1)])
+    kw = [n for n in feats.get_feature_names_out() if n.startswith("te_keywords")]
+    for name in ["n_keywords", *kw]:
+        values = column(feats, out, name)
+        assert math.isnan(values[0]) and values[1] == 0.0 and not math.isnan(values[2]), name
+    assert column(feats, out, "n_keywords")[2] == 2.0
+    # the other columns do not depend on whether keywords are known
+    other = [i for i, n in enumerate(feats.get_feature_names_out()) if "keywords" not in n]
+    np.testing.assert_array_equal(out[0, other], out[2, other])
+
+
+def test_training_rows_get_a_share_of_unknown_keywords(train_df: pd.DataFrame) -> None:
+    y = train_df["vote_average"].to_numpy()
+    rows = pd.concat([train_df] * 10, ignore_index=True)  # 400 rows for a stable share
+    feats = MovieFeatures(min_language_count=5, unknown_keywords_share=0.3)
+    oof = feats.fit_transform(rows, np.tile(y, 10))
+    names = list(feats.get_feature_names_out())
+    kw = [i for i, n in enumerate(names) if "keywords" in n]
+    masked = np.isnan(oof[:, kw])
+    assert (masked.all(axis=1) == masked.any(axis=1)).all()  # a row loses all or none of them
+    assert 0.2 < masked.all(axis=1).mean() < 0.4
+    others = [i for i in range(len(names)) if i not in kw and names[i] != "log_budget"]
+    assert not np.isnan(oof[:, others]).any()
+    # serving and evaluation never mask; a refit masks the same rows (seeded)
+    assert not np.isnan(feats.transform(rows)[:, kw]).any()
+    again = MovieFeatures(min_language_count=5, unknown_keywords_share=0.3)
+    np.testing.assert_array_equal(
+        np.isnan(again.fit_transform(rows, np.tile(y, 10))), np.isnan(oof)
+    )
+    with pytest.raises(ValueError, match="unknown_keywords_share"):
+        MovieFeatures(unknown_keywords_share=1.5).fit_transform(rows, np.tile(y, 10))

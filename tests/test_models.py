@@ -44,3 +44,11 @@ def test_overrides_win() -> None:
 def test_unknown_candidate_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="unknown model 'svm'"):
         make_regressor("svm")
+
+
+def test_default_forest_stays_small_for_one_row_serving(data: tuple) -> None:
+    """sklearn pays per tree on a one-row predict: few, leaf-bounded trees keep it near 2 ms."""
+    X, y = data
+    forest = make_regressor("random_forest").fit(np.tile(X, (10, 1)), np.tile(y, 10))
+    assert len(forest.estimators_) <= 50
+    assert max(tree.get_n_leaves() for tree in forest.estimators_) <= 256

@@ -15,7 +15,8 @@ from pydantic import SecretStr
 from tmdb_fake import FakeTMDB, Fault, make_movies
 
 from moviescore.config import Settings
-from moviescore.records import PARSE_ERRORS
+from moviescore.dataset import read_partition, write_partition
+from moviescore.records import OPTIONAL_LIST_FIELDS, PARSE_ERRORS
 from moviescore.schema import LIST_FIELDS, RAW_COLUMNS
 from moviescore.sources import (
     COLLECT_REPORT,
@@ -41,11 +42,13 @@ def by_id(df: pd.DataFrame, movie_id: int) -> dict[Any, Any]:
 
 
 def assert_raw_shape(df: pd.DataFrame, malformed: tuple[int, ...] = ()) -> None:
-    """Exactly RAW_COLUMNS; list fields are lists except in rows known to hold a malformed cell."""
+    """Exactly RAW_COLUMNS; list fields are lists except in rows known to hold a malformed cell
+    (and None, "unknown", where the source may not carry the field)."""
     assert list(df.columns) == list(RAW_COLUMNS)
     clean = df[~df["id"].isin(malformed)]
     for name in LIST_FIELDS:
-        assert all(isinstance(v, list) for v in clean[name]), name
+        unknown_ok = name in OPTIONAL_LIST_FIELDS
+        assert all(isinstance(v, list) or (unknown_ok and v is None) for v in clean[name]), name
 
 
 # --- TMDB 5000 CSV layout ---
@@ -128,7 +131,7 @@ def test_details_csv_parses_python_reprs_without_running_code(
     assert cartoon["production_companies"] == ["Walt Disney Animation Studios"]
     assert cartoon["spoken_languages"] == ["en"]
     assert cartoon["overview"] == "It's a cartoon — with ünïcode."
-    assert all(v == [] for v in df["keywords"])  # the layout has no keywords column
+    assert all(v is None for v in df["keywords"])  # no keywords column: unknown, not "none"
     sneaky = by_id(df, 202)
     assert sneaky["genres"] == "__import__('pathlib').Path('PWNED').touch()"
     assert not (tmp_path / "PWNED").exists()
@@ -152,7 +155,7 @@ def test_jsonl_maps_details_and_keeps_bad_lines_as_rejectable_rows() -> None:
     assert movie["spoken_languages"] == ["ja"]
     assert movie["production_countries"] == ["JP"]
     assert movie["homepage"] is None  # TMDB's "" means none
-    assert by_id(df, 304)["keywords"] == []
+    assert by_id(df, 304)["keywords"] is None  # no keywords append: unknown, not "none"
     errors = df.attrs[PARSE_ERRORS]
     assert errors[1].startswith("line 3: invalid JSON")
     assert errors[2].startswith("line 4: not a JSON object")
@@ -227,9 +230,25 @@ def test_shared_details_csv(tmdb_details_csv: Path) -> None:
     assert_raw_shape(df)
     assert len(df) == 100
     assert df.attrs[PARSE_ERRORS] == {}
-    assert all(v == [] for v in df["keywords"])
+    assert all(v is None for v in df["keywords"])
     assert sum(len(g) > 0 for g in df["genres"]) >= 95
     assert validate_raw(df).rejected.empty
+
+
+def test_unknown_keywords_survive_validation_and_the_parquet_partition(
+    tmdb_details_csv: Path, settings: Settings
+) -> None:
+    """None (unknown) must not become [] (none) on the way to training; other lists stay strict."""
+    valid = validate_raw(read_snapshot(tmdb_details_csv)).valid
+    valid.loc[valid.index[0], "keywords"] = ["known"]  # [] / list / None side by side
+    valid.loc[valid.index[1], "keywords"] = []
+    write_partition(valid, "2026-01-28", settings)
+    back = read_partition("2026-01-28", settings)
+    assert back["keywords"].iloc[0] == ["known"] and back["keywords"].iloc[1] == []
+    assert all(v is None for v in back["keywords"].iloc[2:])
+    no_genres = valid.head(3).copy()
+    no_genres["genres"] = None
+    assert len(validate_raw(no_genres, max_rejected_share=1.0).rejected) == 3
 
 
 # --- the offline OMDb sample ---

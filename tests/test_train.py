@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from moviescore.models import CANDIDATES
-from moviescore.train import baseline_metrics, evaluate, train_candidate
+from moviescore.train import baseline_metrics, evaluate, predict, train_candidate
 
 KEYS = {f"{s}_{m}" for s in ("train", "val", "test") for m in ("rmse", "mae", "r2")} | {"rmse_gap"}
 
@@ -105,3 +105,32 @@ def test_empty_split_is_a_clear_error(splits: Splits) -> None:
     empty = Splits(splits.train, splits.val.iloc[:0], splits.test)
     with pytest.raises(ValueError, match="'val' is empty"):
         train_candidate("xgboost", empty)
+
+
+def with_keyword_signal(df: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """A quarter of the films have no keywords and rate 2 points lower (the 'obscure' ones)."""
+    obscure = np.random.default_rng(seed).random(len(df)) < 0.25
+    return df.assign(
+        keywords=[[] if o else ["love", "war", "dog"] for o in obscure],
+        vote_average=np.clip(df["vote_average"] - 2.0 * obscure, 0, 10),
+    )
+
+
+@pytest.mark.parametrize("name", CANDIDATES)
+def test_unknown_keywords_are_not_read_as_no_keywords(name: str, splits: Splits) -> None:
+    """A source without keywords (None) must not be scored like a film that has none ([])."""
+    keyed = Splits(*(with_keyword_signal(df, i) for i, df in enumerate(vars(splits).values())))
+    result = train_candidate(name, keyed)
+    test = keyed.test
+    with_none = predict(result.pipeline, test.assign(keywords=[None] * len(test)))
+    with_empty = predict(result.pipeline, test.assign(keywords=[[]] * len(test)))
+    y = test["vote_average"].to_numpy()
+    rmse = lambda p: float(np.sqrt(np.mean((p - y) ** 2)))  # noqa: E731
+    assert rmse(with_none) < min(rmse(with_empty), baseline_metrics(keyed)["test_rmse"]), (
+        rmse(with_none),
+        rmse(with_empty),
+    )
+    if name != "random_forest":  # boosters learn where NaN goes; the forest only roughly
+        bias_none, bias_empty = abs(with_none.mean() - y.mean()), abs(with_empty.mean() - y.mean())
+        assert bias_none < 0.5 * bias_empty, (bias_none, bias_empty)
+        assert rmse(with_none) < 0.75 * rmse(with_empty)

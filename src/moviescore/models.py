@@ -44,7 +44,10 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
         "verbose": -1,
     },
     "random_forest": {
-        "n_estimators": 100,  # 200 was 0.002 better on validation at twice the size and time
+        # 40 trees of <= 256 leaves: one-row predict ~2.4 ms instead of ~6-12 ms (sklearn pays per
+        # tree) for +0.004 validation RMSE against 100 unbounded trees of depth 12
+        "n_estimators": 40,
+        "max_leaf_nodes": 256,
         "max_depth": 12,
         "min_samples_leaf": 5,
         "max_features": 0.4,
