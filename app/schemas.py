@@ -49,7 +49,9 @@ class MovieIn(BaseModel):
     runtime: float | None = Field(None, ge=0, le=1000, description="minutes")
     budget: float | None = Field(None, ge=0, le=1e10, description="USD; 0 = unknown")
     release_date: date = Field(ge=date(1870, 1, 1), le=date(2100, 12, 31))
-    keywords: NameList = Field(default_factory=list)
+    keywords: NameList | None = Field(
+        None, description="TMDB keywords; leave out when unknown (an empty list means 'none')"
+    )
     production_companies: NameList = Field(default_factory=list)
     production_countries: Annotated[list[IsoCode], Field(max_length=MAX_LIST_ITEMS)] = Field(
         default_factory=list, description="ISO 3166-1 codes"

@@ -204,9 +204,12 @@ def test_persistent_malformed_pages_are_reported_never_dropped(
 
 
 def test_401_is_a_clear_auth_error_without_the_key(
-    settings: Settings, caplog: pytest.LogCaptureFixture
+    settings: Settings, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Other suites (Airflow, uvicorn) apply dictConfig, which may disable or raise httpx's logger.
+    monkeypatch.setattr(logging.getLogger("httpx"), "disabled", False)
     caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="httpx")
     with FakeTMDB(make_movies(5, START, days=1), api_key="the-right-key") as fake:
         with make_client(settings, fake) as client, pytest.raises(TMDBAuthError) as err:
             client.collect(START, START)

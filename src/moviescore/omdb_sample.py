@@ -102,7 +102,7 @@ def _to_raw(row: tuple[Any, ...]) -> dict[str, Any]:
         "popularity": None,
         "revenue": None,
         "genres": [GENRE_NAMES.get(name, name) for name in _split(genre)],
-        "keywords": [],
+        "keywords": None,  # OMDb has none: unknown, not empty
         "production_companies": _split(production),
         "production_countries": [code for n in _split(country) if (code := _country_code(n))],
         "spoken_languages": list(dict.fromkeys(languages)),

@@ -138,3 +138,14 @@ def test_sentiment_read_from_the_features_matches_textblob(client: TestClient) -
         "polarity": pytest.approx(polarity, abs=1e-4),
         "subjectivity": pytest.approx(subjectivity, abs=1e-4),
     }
+
+
+def test_keywords_left_out_are_unknown_not_empty() -> None:
+    """The model treats unknown keywords as missing; an empty list reads as an obscure film."""
+    from app.routes.predict import to_record
+    from app.schemas import MovieIn
+
+    described = movie()
+    del described["keywords"]
+    assert to_record(MovieIn(**described))["keywords"] is None
+    assert to_record(MovieIn(**movie(keywords=[])))["keywords"] == []
