@@ -44,15 +44,14 @@ def collect_step(ds: str, source: str | None = None, snapshot: str | None = None
         write_rejected(exc.report, day, settings)
         raise
     rejected_path = write_rejected(report, day, settings)
-    partition = write_partition(_keep_unfetched(report.valid, raw, day, settings), day, settings)
-    log.info(
-        "collected %d movies from %s (%d rejected)", len(report.valid), source, len(report.rejected)
-    )
+    movies = _keep_unfetched(report.valid, raw, day, settings)
+    partition = write_partition(movies, day, settings)
+    log.info("collected %d movies from %s (%d rejected)", len(movies), source, len(report.rejected))
     return {
         "ds": ds,
         "source": source,
         "partition": str(partition),
-        "rows": len(report.valid),
+        "rows": len(movies),
         "rejected": len(report.rejected),
         "rejected_report": str(rejected_path) if rejected_path else None,
     }

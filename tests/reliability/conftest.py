@@ -1,0 +1,109 @@
+"""Fixtures of the fault and security tests: a private SeaweedFS that a test may kill, a live API.
+
+The session's shared SeaweedFS (`seaweedfs` in tests/conftest.py) is never killed here; a test
+that kills S3 gets its own `LocalS3Server` on its own ports and data dir, and can restart it on
+the same ports with the same data (`restart`).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from e2e import live
+
+from moviescore.config import Settings, get_settings
+
+BUCKET = "reliability"
+
+
+@dataclass
+class KillableS3:
+    """A private `weed mini`: SIGKILL it by PID, start it again on the same ports and data."""
+
+    server: Any  # moviescore.seaweedfs.LocalS3Server
+
+    @property
+    def endpoint_url(self) -> str:
+        return str(self.server.endpoint_url)
+
+    def kill(self) -> None:
+        pid = self.server.pid
+        assert pid is not None and self.server.running
+        os.kill(pid, signal.SIGKILL)
+        self.server._proc.wait(10)
+
+    def restart(self) -> None:
+        self.server.stop()  # the process is gone already; this forgets it
+        self.server.start()
+
+
+@pytest.fixture
+def killable_s3(tmp_path: Path) -> Iterator[KillableS3]:
+    from moviescore.seaweedfs import LocalS3Server, SeaweedPorts, weed_binary
+
+    try:
+        weed_binary()
+    except FileNotFoundError as exc:
+        pytest.skip(str(exc))
+    server = LocalS3Server(tmp_path / "s3", ports=SeaweedPorts.free(), bucket=BUCKET)
+    with server:
+        yield KillableS3(server)
+
+
+@pytest.fixture
+def killable_settings(
+    settings: Settings, killable_s3: KillableS3, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Settings]:
+    """`settings` pointed at the private server's bucket (what the API subprocess gets too)."""
+    srv = killable_s3.server
+    monkeypatch.setenv("S3_ENDPOINT_URL", srv.endpoint_url)
+    monkeypatch.setenv("S3_BUCKET", BUCKET)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", srv.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", srv.secret_key)
+    monkeypatch.delenv("MODEL_SIGNING_KEY", raising=False)
+    get_settings.cache_clear()
+    yield get_settings()
+    get_settings.cache_clear()
+
+
+@dataclass
+class LiveAPI:
+    url: str
+    log: Path
+    proc: Any
+
+    def get(self, path: str) -> httpx.Response:
+        return httpx.get(self.url + path, timeout=5)
+
+    def post(self, path: str, body: Any) -> httpx.Response:
+        return httpx.post(self.url + path, json=body, timeout=10)
+
+    def model(self) -> dict[str, Any]:
+        data: dict[str, Any] = self.get("/model").json()
+        return data
+
+
+@pytest.fixture
+def live_api(tmp_path: Path) -> Iterator[Any]:
+    """start(env) -> LiveAPI: uvicorn (`app.main:create_app`) as a subprocess, stopped by PID."""
+    from contextlib import ExitStack
+
+    with ExitStack() as stack:
+
+        def start(env: dict[str, str], name: str = "api") -> LiveAPI:
+            port = live.free_port()
+            url = f"http://127.0.0.1:{port}"
+            log = tmp_path / f"{name}.log"
+            proc = stack.enter_context(
+                live.running(live.api_command(port), f"{url}/ready", log, env=env, cwd=tmp_path)
+            )
+            return LiveAPI(url, log, proc)
+
+        yield start
