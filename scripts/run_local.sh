@@ -13,6 +13,8 @@ UI_PORT=${UI_PORT:-8501}
 export DATA_DIR=${DATA_DIR:-$PWD/data}
 export AIRFLOW_HOME=${AIRFLOW_HOME:-$PWD/.airflow}
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
+# A failed task retries after 10 s here (5 min in a deployment) so a local run never sits idle.
+export AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY=${AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY:-10}
 export AIRFLOW__CORE__DAGS_FOLDER=$PWD/dags
 export API_URL=${API_URL:-http://127.0.0.1:$API_PORT}
 BIN=$PWD/.venv/bin
@@ -33,6 +35,7 @@ else
   "$BIN/moviescore" s3 >"$DATA_DIR/s3.log" 2>&1 &
   pids+=($!)
   for _ in $(seq 1 60); do curl -s -o /dev/null --max-time 1 "$S3" && break; sleep 0.5; done
+  curl -s -o /dev/null --max-time 1 "$S3" || { tail -20 "$DATA_DIR/s3.log"; echo "S3 did not start"; exit 1; }
 fi
 
 echo "== Airflow metadata (SQLite in $AIRFLOW_HOME)"
