@@ -2,15 +2,13 @@
 # `make test` = install from the lock and pass every test.
 SHELL := /bin/bash
 export UV_COMPILE_BYTECODE := 1
-UV ?= $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
-PY := .venv/bin/python
+# `python3 -m uv` works wherever pip put uv, with or without a PATH entry (pyenv shims, --user).
+UV := python3 -m uv
 
 .PHONY: install test lint run clean
 
-$(UV):
-	python3 -m pip install --user --quiet uv
-
-install: $(UV)
+install:
+	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	$(UV) sync --frozen --all-extras
 
 lint: install
