@@ -12,8 +12,8 @@ install:
 	$(UV) sync --frozen --all-extras
 
 lint: install
-	.venv/bin/ruff check src app dags tests bench streamlit_app.py
-	.venv/bin/ruff format --check src app dags tests bench streamlit_app.py
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
 	.venv/bin/mypy
 
 test: lint

@@ -1,4 +1,4 @@
-"""Draw docs/dag.png: the task graph of dags/tmdb_score_pipeline.py (run: python docs/dag_png.py)."""
+"""Draw docs/dag.png, the task graph of the DAG (run: .venv/bin/python scripts/dag_png.py)."""
 
 from pathlib import Path
 
@@ -30,19 +30,27 @@ fig = Figure(figsize=(12, 4.2), dpi=110)
 ax = fig.subplots()
 for x, y, label, colour in NODES.values():
     ax.add_patch(
-        FancyBboxPatch((x - W / 2, y - H / 2), W, H, boxstyle="round,pad=0.05", fc=colour, ec="#444")
+        FancyBboxPatch(
+            (x - W / 2, y - H / 2), W, H, boxstyle="round,pad=0.05", fc=colour, ec="#444"
+        )
     )
     ax.text(x, y, label, ha="center", va="center", fontsize=8.5)
 for a, b in EDGES:
     (xa, ya), (xb, yb) = NODES[a][:2], NODES[b][:2]
     ax.annotate(
-        "", xy=(xb - W / 2 - 0.05, yb), xytext=(xa + W / 2 + 0.05, ya),
+        "",
+        xy=(xb - W / 2 - 0.05, yb),
+        xytext=(xa + W / 2 + 0.05, ya),
         arrowprops={"arrowstyle": "->", "color": "#444"},
     )
-ax.text(6.3, 2.65, "mapped: .partial(pipeline_run_id).expand(model_name=…)", ha="center", fontsize=8)
-ax.set_title("tmdb_score_pipeline — daily 00:00 UTC (09:00 KST), retries=2 with backoff", fontsize=11)
+ax.text(
+    6.3, 2.65, "mapped: .partial(pipeline_run_id).expand(model_name=…)", ha="center", fontsize=8
+)
+ax.set_title(
+    "tmdb_score_pipeline — daily 00:00 UTC (09:00 KST), retries=2 with backoff", fontsize=11
+)
 ax.set_xlim(-1.1, 9.6)
 ax.set_ylim(-0.6, 2.9)
 ax.axis("off")
 fig.tight_layout()
-fig.savefig(Path(__file__).with_name("dag.png"))
+fig.savefig(Path(__file__).resolve().parents[1] / "docs" / "dag.png")
