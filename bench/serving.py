@@ -1,0 +1,316 @@
+"""Load test of `moviescore serve` beside a bare FastAPI endpoint, in the same run.
+
+    .venv/bin/python -m bench.serving [--seconds 5]
+
+SeaweedFS with a champion trained on the shared data (bench.stack), the API as a subprocess
+(`python -m moviescore serve`, one uvicorn worker) and `bench.bare_app` under the same uvicorn
+settings, both on 127.0.0.1. Load from Debian `wrk` (own process, one thread, closed loop,
+keep-alive) with `bench/wrk_post.lua`; percentiles from wrk's own latency histogram. Points:
+POST /predict at 1, 8 and 32 connections on both servers; POST /predict/batch with 1, 100 and
+1,000 movies from one client. Server RSS sampled with psutil every 0.1 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from app.schemas import EXAMPLE_MOVIE
+from bench import profile
+from bench.report import Target, machine_note, save_results, table, write_section
+from bench.stack import ROOT, free_port, request_movies, serving_stack, stop_pid, wait_http
+
+LUA = Path(__file__).with_name("wrk_post.lua")
+CONNECTIONS = (1, 8, 32)
+BATCH_SIZES = (1, 100, 1000)
+TARGET_SHARE, TARGET_P99_MS, TARGET_BATCH_MS = 0.40, 10.0, 100.0
+PROFILE_SECONDS = 6.0
+
+
+class RssSampler:
+    """Peak resident memory of one PID, sampled on a thread until `stop()`."""
+
+    def __init__(self, pid: int, every: float = 0.1) -> None:
+        self.proc, self.every, self.peak = psutil.Process(pid), every, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.proc.memory_info().rss)
+            self._stop.wait(self.every)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(2)
+
+
+def _per_call_ms(fn: Any, calls: int = 1000) -> float:
+    fn()  # warm
+    start = time.perf_counter()
+    for _ in range(calls):
+        fn()
+    return (time.perf_counter() - start) / calls * 1e3
+
+
+def model_costs(pipeline: Any, movie: dict[str, Any]) -> dict[str, float]:
+    """In-process cost of one row through the served pipeline's parts, in ms."""
+    from app.routes.predict import to_record
+    from app.schemas import MovieIn
+
+    records = [to_record(MovieIn.model_validate(movie))]
+    features, model = pipeline[0], pipeline[-1]
+    X = features.transform(records)
+    costs = {
+        "features.transform": _per_call_ms(lambda: features.transform(records)),
+        "model.predict (sklearn wrapper)": _per_call_ms(lambda: model.predict(X)),
+        "whole pipeline.predict": _per_call_ms(lambda: pipeline.predict(records)),
+    }
+    if hasattr(model, "booster_"):  # LightGBM: the native booster skips the wrapper's checks
+        booster = model.booster_
+        costs["native booster.predict"] = _per_call_ms(lambda: booster.predict(X, num_threads=1))
+    elif hasattr(model, "get_booster"):
+        booster = model.get_booster()
+        costs["native booster.inplace_predict"] = _per_call_ms(lambda: booster.inplace_predict(X))
+    return costs
+
+
+def run_wrk(url: str, body: Path, connections: int, seconds: float) -> dict[str, Any]:
+    """One wrk point; requests/s and latency percentiles in ms, plus error counts."""
+    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "5s", "--latency"]
+    cmd += ["-s", str(LUA), url, "--", str(body)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30, check=True)
+    line = next(ln for ln in done.stdout.splitlines() if ln.startswith("WRK_JSON "))
+    raw = json.loads(line.removeprefix("WRK_JSON "))
+    errors = sum(raw[k] for k in ("connect", "read", "write", "status", "timeout"))
+    return {
+        "rps": raw["requests"] / (raw["duration_us"] / 1e6),
+        "requests": raw["requests"],
+        "p50_ms": raw["p50_us"] / 1000,
+        "p95_ms": raw["p95_us"] / 1000,
+        "p99_ms": raw["p99_us"] / 1000,
+        "max_ms": raw["max_us"] / 1000,
+        "errors": errors,
+    }
+
+
+def _body(folder: Path, name: str, payload: Any) -> Path:
+    path = folder / f"{name}.json"
+    path.write_text(json.dumps(payload))
+    return path
+
+
+def measure(seconds: float, profiling: bool) -> dict[str, Any]:
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk not found: apt-get install -y wrk")
+    out: dict[str, Any] = {"predict": {}, "bare": {}, "batch": {}}
+    with serving_stack() as stack, tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        single = _body(folder, "single", EXAMPLE_MOVIE)
+        movies = request_movies(max(BATCH_SIZES))
+        batches = {n: _body(folder, f"batch{n}", {"movies": movies[:n]}) for n in BATCH_SIZES}
+        stack.start_api()
+        assert stack.api is not None
+        bare_port = free_port()
+        log = (folder / "bare.log").open("ab")
+        bare = subprocess.Popen(
+            [sys.executable, "-m", "bench.bare_app", "--port", str(bare_port)],
+            cwd=ROOT,
+            stdout=log,
+            stderr=log,
+        )
+        try:
+            bare_url = f"http://127.0.0.1:{bare_port}"
+            wait_http(f"{bare_url}/ready", proc=bare)
+            api = psutil.Process(stack.api.pid)
+            out["rss_idle_mb"] = api.memory_info().rss / 2**20
+            out["model"] = stack.registry.champion()
+            bundle = stack.registry.load(out["model"]["version"])
+            out["one_row_ms"] = model_costs(bundle.pipeline, EXAMPLE_MOVIE)
+            with RssSampler(stack.api.pid) as rss:
+                for url in (f"{stack.api_url}/predict", f"{bare_url}/predict"):  # warm-up
+                    run_wrk(url, single, 8, 1)
+                for c in CONNECTIONS:  # interleaved, so drift in machine load hits both
+                    out["predict"][c] = run_wrk(f"{stack.api_url}/predict", single, c, seconds)
+                    out["bare"][c] = run_wrk(f"{bare_url}/predict", single, c, seconds)
+                for n in BATCH_SIZES:
+                    url = f"{stack.api_url}/predict/batch"
+                    out["batch"][n] = run_wrk(url, batches[n], 1, seconds)
+            out["rss_peak_mb"] = rss.peak / 2**20
+            if profiling:
+                out["profile"] = profile_points(
+                    stack.api_url, stack.api.pid, single, batches, folder
+                )
+            out["rss_bare_mb"] = psutil.Process(bare.pid).memory_info().rss / 2**20
+        finally:
+            stop_pid(bare)
+    return out
+
+
+def profile_points(
+    api_url: str, pid: int, single: Path, batches: dict[int, Path], folder: Path
+) -> dict[str, Any]:
+    """py-spy on the API while wrk drives /predict (1 and 32 clients) and a 1,000-movie batch."""
+    points = {
+        "/predict, 1 client": (f"{api_url}/predict", single, 1),
+        "/predict, 32 clients": (f"{api_url}/predict", single, 32),
+        "/predict/batch x 1000": (f"{api_url}/predict/batch", batches[max(BATCH_SIZES)], 1),
+    }
+    out: dict[str, Any] = {"components": {}, "frames": {}}
+    for label, (url, body, clients) in points.items():
+        raw = folder / f"profile-{len(out['components'])}.txt"
+        spy = profile.start(pid, PROFILE_SECONDS, raw)
+        if spy is None:
+            return {
+                "error": "py-spy not installed: uv pip install --python .venv/bin/python py-spy"
+            }
+        time.sleep(0.5)  # let py-spy attach
+        run_wrk(url, body, clients, PROFILE_SECONDS - 1)
+        spy.wait(PROFILE_SECONDS + 30)
+        out["components"][label] = profile.shares(raw) if raw.exists() else {}
+        out["frames"][label] = profile.top_frames(raw) if raw.exists() else []
+    return out
+
+
+def profile_md(prof: dict[str, Any]) -> list[str]:
+    if not prof:
+        return []
+    if "error" in prof:
+        return [f"Profile: {prof['error']}."]
+    comps: dict[str, dict[str, float]] = prof["components"]
+    labels = list(comps)
+    names = sorted(
+        {n for p in comps.values() for n in p},
+        key=lambda n: -max(p.get(n, 0) for p in comps.values()),
+    )
+    rows = [[n] + [f"{comps[label].get(n, 0):.0%}" for label in labels] for n in names]
+    frames = [
+        f"- {label}: " + "; ".join(f"`{f}` {share:.0%}" for f, share in prof["frames"][label])
+        for label in labels
+    ]
+    return [
+        "Where the API's time goes (py-spy 200 Hz on the API process, each sample charged to "
+        "the innermost matching component, `bench/profile.py`; py-spy itself slows the "
+        "process a little):",
+        table(["component", *labels], rows),
+        "Hottest innermost frames:\n\n" + "\n".join(frames),
+    ]
+
+
+def _share_note(out: dict[str, Any]) -> str:
+    per_request = 1e3 / out["predict"][32]["rps"]
+    needed = 1e3 / (TARGET_SHARE * out["bare"][32]["rps"])
+    comps = out.get("profile", {}).get("components", {}).get("/predict, 32 clients", {})
+    model = comps.get("model predict")
+    where = f"; model predict is {model:.0%} of the API's CPU samples (py-spy)" if model else ""
+    return (
+        f"{per_request:.2f} ms per request vs the {needed:.2f} ms the target allows{where}; "
+        "see the Serving section"
+    )
+
+
+def _batch_note(out: dict[str, Any]) -> str:
+    comps = out.get("profile", {}).get("components", {}).get("/predict/batch x 1000", {})
+    top = ", ".join(f"{name} {share:.0%}" for name, share in list(comps.items())[:3])
+    return f"API CPU samples (py-spy): {top}" if top else "not profiled"
+
+
+def report(out: dict[str, Any], note: str, seconds: float) -> list[Target]:
+    share = out["predict"][32]["rps"] / out["bare"][32]["rps"]
+    p99 = out["predict"][1]["p99_ms"]
+    batch = out["batch"][1000]
+    rows = []
+    for c in CONNECTIONS:
+        for label, key in (("/predict", "predict"), ("bare FastAPI", "bare")):
+            r = out[key][c]
+            rows.append(
+                [label, c, f"{r['rps']:.0f}", r["p50_ms"], r["p95_ms"], r["p99_ms"], r["errors"]]
+            )
+    for n in BATCH_SIZES:
+        r = out["batch"][n]
+        rows.append(
+            [
+                f"/predict/batch × {n}",
+                1,
+                f"{r['rps']:.1f}",
+                r["p50_ms"],
+                r["p95_ms"],
+                r["p99_ms"],
+                r["errors"],
+            ]
+        )
+    champion = out["model"] or {}
+    targets = [
+        Target(
+            "/predict throughput ≥ 40 % of bare FastAPI (32 connections)",
+            f"{share:.0%} ({out['predict'][32]['rps']:.0f} vs {out['bare'][32]['rps']:.0f} req/s)",
+            share >= TARGET_SHARE,
+            "" if share >= TARGET_SHARE else _share_note(out),
+        ),
+        Target("/predict p99, one client ≤ 10 ms", f"{p99:.2f} ms", p99 <= TARGET_P99_MS),
+        Target(
+            "/predict/batch, 1,000 movies ≤ 100 ms (median)",
+            f"{batch['p50_ms']:.1f} ms (p99 {batch['p99_ms']:.1f} ms)",
+            batch["p50_ms"] <= TARGET_BATCH_MS,
+            "" if batch["p50_ms"] <= TARGET_BATCH_MS else _batch_note(out),
+        ),
+    ]
+    body = "\n\n".join(
+        [
+            "## Serving (`.venv/bin/python -m bench.serving`)",
+            f"API: `python -m moviescore serve` (one uvicorn worker, champion "
+            f"`{champion.get('model_name')}` {champion.get('version')} trained on the shared data) "
+            "and `bench/bare_app.py` (a FastAPI POST endpoint that parses the same JSON body and "
+            "answers a small JSON object) under the same uvicorn settings, both on 127.0.0.1. "
+            f"Load: `wrk -t1 -cN -d{seconds:g}s --latency -s bench/wrk_post.lua` (closed loop, "
+            "keep-alive, percentiles from wrk's histogram); /predict body = the API's documented "
+            "example movie; batches = the newest real movies of the shared data. "
+            "Client and servers share the 2 cores, so the 32-connection figures are "
+            "CPU-bound for both servers alike.",
+            table(["endpoint", "clients", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors"], rows),
+            f"API RSS: {out['rss_idle_mb']:.0f} MB idle with the model loaded, "
+            f"{out['rss_peak_mb']:.0f} MB peak under load (psutil, every 0.1 s); "
+            f"bare app {out['rss_bare_mb']:.0f} MB.",
+            "One row through the served pipeline, in process (ms per call): "
+            + ", ".join(f"{k} {v:.3f}" for k, v in out["one_row_ms"].items())
+            + f"; for scale, one bare request costs {1e3 / out['bare'][32]['rps']:.3f} ms of "
+            f"server time at 32 clients and one /predict {1e3 / out['predict'][32]['rps']:.3f} ms.",
+            *profile_md(out.get("profile", {})),
+            f"Run: {note}.",
+        ]
+    )
+    write_section("serving", body)
+    return targets
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5.0, help="per point")
+    parser.add_argument("--no-profile", action="store_true", help="skip the py-spy step")
+    args = parser.parse_args()
+    note = machine_note()
+    started = time.monotonic()
+    out = measure(args.seconds, not args.no_profile)
+    note += f"; took {time.monotonic() - started:.0f} s"
+    targets = report(out, note, args.seconds)
+    save_results("serving", targets, out)
+    for t in targets:
+        print(f"{'met ' if t.met else 'MISS'} {t.target}: {t.measured}")
+
+
+if __name__ == "__main__":
+    main()

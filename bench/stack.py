@@ -1,0 +1,185 @@
+"""The serving stack a benchmark runs against: SeaweedFS + a real champion + `moviescore serve`.
+
+Everything binds 127.0.0.1 on free ports and is stopped by PID (SIGTERM, then SIGKILL). The
+champion is trained on the shared data with the library (`train.train_candidate` for every
+candidate, `promotion.pick_challenger`, `registry.Registry.publish` + `set_champion`), so the API
+serves what the pipeline would promote.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+import httpx
+
+from moviescore.dataset import label_filter, split_by_years
+from moviescore.models import CANDIDATES
+from moviescore.promotion import pick_challenger
+from moviescore.registry import Registry
+from moviescore.seaweedfs import LocalS3Server, SeaweedPorts
+from moviescore.snapshot import read_snapshot
+from moviescore.train import CandidateResult, SplitsLike, train_candidate
+
+DATA = Path("/work/shared/data/tmdb_movies_before_2014.csv.zip")
+BUCKET = "bench"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def train_candidates(names: tuple[str, ...] = CANDIDATES) -> dict[str, CandidateResult]:
+    labelled = label_filter(read_snapshot(DATA), 5)
+    splits = split_by_years(labelled, 2009, 2011)
+    return {name: train_candidate(name, cast(SplitsLike, splits)) for name in names}
+
+
+def publish(registry: Registry, result: CandidateResult, note: str = "bench") -> str:
+    """A new version of `result` in the registry, made champion; its version id."""
+    manifest = {
+        "model_name": result.model_name,
+        "params": result.params,
+        "metrics": result.metrics,
+        "feature_schema": [str(n) for n in result.pipeline[0].get_feature_names_out()],
+        "run_id": note,
+    }
+    version = registry.publish(result.pipeline, manifest)
+    registry.set_champion(version, {"reason": note, "promoted": True})
+    return version
+
+
+def stop_pid(proc: subprocess.Popen[Any], timeout: float = 10.0) -> None:
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout)
+
+
+def wait_http(url: str, timeout: float = 60.0, proc: subprocess.Popen[Any] | None = None) -> None:
+    """Poll `url` until it answers 200 (bounded); fail early if `proc` died."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode} before {url} answered")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=1.0).status_code == 200:
+                return
+        time.sleep(0.2)
+    raise TimeoutError(f"{url} not ready after {timeout:.0f} s")
+
+
+@dataclass
+class Stack:
+    """S3 server, registry and (after `start_api`) the API subprocess."""
+
+    workdir: Path
+    s3: LocalS3Server
+    registry: Registry
+    api_port: int = 0
+    api: subprocess.Popen[bytes] | None = None
+    champions: list[str] = field(default_factory=list)
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    def start_api(
+        self, poll_seconds: float = 10.0, extra_env: dict[str, str] | None = None
+    ) -> None:
+        """`moviescore serve` on a free port, pointed at our bucket; waits for /ready."""
+        self.api_port = free_port()
+        env = (
+            os.environ
+            | {
+                "S3_ENDPOINT_URL": self.s3.endpoint_url,
+                "S3_BUCKET": BUCKET,
+                "MODEL_POLL_SECONDS": str(poll_seconds),
+                "DATA_DIR": str(self.workdir / "data"),
+                "WANDB_MODE": "disabled",
+            }
+            | (extra_env or {})
+        )
+        cmd = [sys.executable, "-m", "moviescore", "serve", "--host", "127.0.0.1"]
+        log = (self.workdir / "api.log").open("ab")
+        self.api = subprocess.Popen(
+            [*cmd, "--port", str(self.api_port)], env=env, cwd=ROOT, stdout=log, stderr=log
+        )
+        wait_http(f"{self.api_url}/ready", proc=self.api)
+
+    def stop(self) -> None:
+        if self.api is not None:
+            stop_pid(self.api)
+            self.api = None
+        self.s3.stop()
+
+
+@contextlib.contextmanager
+def serving_stack(results: dict[str, CandidateResult] | None = None) -> Iterator[Stack]:
+    """A running S3 with a champion published from `results` (trained here if not given)."""
+    results = results or train_candidates()
+    with tempfile.TemporaryDirectory(prefix="moviescore-bench-") as tmp:
+        workdir = Path(tmp)
+        s3 = LocalS3Server(workdir / "s3", ports=SeaweedPorts.free(), bucket=BUCKET).start()
+        stack = Stack(workdir, s3, Registry(s3.client(), BUCKET))
+        try:
+            best = pick_challenger(
+                [{"model_name": n, "metrics": r.metrics} for n, r in results.items()]
+            )["model_name"]
+            stack.champions.append(publish(stack.registry, results[best]))
+            yield stack
+        finally:
+            stack.stop()
+
+
+def request_movies(n: int) -> list[dict[str, Any]]:
+    """`n` real movies (newest first) as a user would send them to POST /predict."""
+    from app.schemas import MAX_LIST_ITEMS, MovieIn
+
+    raw = read_snapshot(DATA).sort_values("release_date", ascending=False)
+    out: list[dict[str, Any]] = []
+    for rec in raw.to_dict("records"):
+        names = {
+            f: [str(x) for x in rec[f] if str(x).strip()][:MAX_LIST_ITEMS]
+            for f in ("genres", "keywords", "production_companies")
+        }
+        codes = {
+            f: [str(x) for x in rec[f] if str(x).isalpha()][:MAX_LIST_ITEMS]
+            for f in ("production_countries", "spoken_languages")
+        }
+        movie = {
+            "title": rec["title"],
+            "overview": rec["overview"] or "",
+            "tagline": rec["tagline"],
+            "original_language": rec["original_language"],
+            "runtime": None if rec["runtime"] != rec["runtime"] else rec["runtime"],
+            "budget": None if rec["budget"] != rec["budget"] else rec["budget"],
+            "release_date": rec["release_date"],
+            "homepage": rec["homepage"],
+            **names,
+            **codes,
+        }
+        try:
+            out.append(MovieIn.model_validate(movie).model_dump(mode="json"))
+        except ValueError:
+            continue  # a row the API would refuse with 422 is no load-test body
+        if len(out) == n:
+            return out
+    raise ValueError(f"only {len(out)} valid movies in {DATA}, {n} asked")

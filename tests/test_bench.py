@@ -1,0 +1,141 @@
+"""Smoke tests of the benchmark harness: report sections, the seed recipe, wrk, profiles."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bench import profile
+from bench.hot_swap import analyse
+from bench.quality import ABLATIONS
+from bench.report import Target, replace_section, save_results, write_section
+from bench.seed_recipe import SeedRecipe
+from bench.stack import DATA, free_port, stop_pid, wait_http
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_replace_section_inserts_then_replaces_only_its_own_block() -> None:
+    text = "# Benchmarks\n\nhand-written intro\n"
+    text = replace_section(text, "serving", "serving v1")
+    text = replace_section(text, "quality", "quality v1")  # before serving: ORDER is kept
+    assert text.index("quality v1") < text.index("serving v1")
+    text = replace_section(text, "serving", "serving v2")
+    assert "serving v1" not in text and "serving v2" in text
+    assert "quality v1" in text and "hand-written intro" in text
+    assert text.count("<!-- bench:serving -->") == 1 == text.count("<!-- /bench:serving -->")
+
+
+def test_replace_section_refuses_odd_names() -> None:
+    with pytest.raises(ValueError, match="lower_snake_case"):
+        replace_section("", "bad name -->", "x")
+
+
+def test_save_results_rebuilds_summary_from_every_benchmark(tmp_path: Path) -> None:
+    report = tmp_path / "BENCHMARKS.md"
+    write_section("quality", "quality body", report)
+    save_results("quality", [Target("ratio ≤ 0.90", "0.85", True)], {"x": 1}, report)
+    save_results("serving", [Target("p99 ≤ 10 ms", "12 ms", False, "GIL")], {}, report)
+    text = report.read_text()
+    assert "| quality | ratio ≤ 0.90 | 0.85 | met |" in text
+    assert "| serving | p99 ≤ 10 ms | 12 ms | **missed** | GIL |" in text
+    assert "| hot_swap | — | not run yet |" in text
+    assert "quality body" in text
+    assert (
+        json.loads((tmp_path / "bench" / "serving.json").read_text())["targets"][0]["met"] is False
+    )
+
+
+def _movies(n: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "runtime": rng.uniform(80, 160, n),
+            "genres": pd.Series(
+                [["Drama"] if i % 2 else ["Action", "Drama"] for i in range(n)], dtype=object
+            ),
+            "original_language": ["en" if i % 3 else "fr" for i in range(n)],
+            "overview": ["a good film" if i % 2 else "a terrible mess" for i in range(n)],
+            "vote_average": rng.uniform(4, 8, n),
+        }
+    )
+
+
+def test_seed_recipe_fits_and_survives_unseen_categories() -> None:
+    model = SeedRecipe().fit(_movies(60, 0))
+    genres = pd.Series([["Western"], [], None, ["Drama"], ["Action"]], dtype=object)
+    new = _movies(5, 1).assign(genres=genres)
+    new.loc[0, "original_language"] = "xx"
+    pred = model.predict(new)
+    assert pred.shape == (5,) and np.all((pred >= 0) & (pred <= 10))
+
+
+def test_ablations_blank_a_copy_not_the_input() -> None:
+    df = _movies(4, 2).assign(budget=1e6, keywords=pd.Series([["x"]] * 4, dtype=object))
+    out = ABLATIONS["budget"](df)
+    assert (out["budget"] == 0).all() and (df["budget"] == 1e6).all()
+    assert ABLATIONS["keywords"](df)["keywords"].map(len).sum() == 0
+
+
+def test_hot_swap_analysis_finds_first_answer_and_failures() -> None:
+    log: list[list[Any]] = [
+        [10.0, 200, "v0"],
+        [10.5, 200, "v1"],
+        [11.0, 503, None],
+        [12.0, 200, "v2"],
+    ]
+    rows = analyse(log, [(10.2, "v1"), (11.5, "v2"), (12.5, "v3")])
+    assert rows[0]["delay_s"] == pytest.approx(0.3) and rows[0]["failed"] == 1
+    assert rows[1]["delay_s"] == pytest.approx(0.5) and rows[1]["failed"] == 0
+    assert rows[2]["delay_s"] is None
+
+
+def test_profile_charges_innermost_matching_component(tmp_path: Path) -> None:
+    raw = tmp_path / "raw.txt"
+    raw.write_text(
+        "run (uvicorn/main.py:1);predict (app/routes/predict.py:9);"
+        "transform (moviescore/features.py:3);_call (textblob/_text.py:7) 3\n"
+        "run (uvicorn/main.py:1);predict (app/routes/predict.py:9);"
+        "predict (lightgbm/sklearn.py:2);dot (numpy/core.py:1) 1\n"
+    )
+    assert profile.shares(raw) == {"TextBlob sentiment": 0.75, "model predict": 0.25}
+    assert profile.top_frames(raw, 1) == [("_call (textblob/_text.py)", 0.75)]
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk not installed")
+def test_wrk_point_against_the_bare_app(tmp_path: Path) -> None:
+    from bench.serving import run_wrk
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.bare_app", "--port", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_http(f"http://127.0.0.1:{port}/ready", timeout=20, proc=proc)
+        body = tmp_path / "body.json"
+        body.write_text(json.dumps({"title": "x"}))
+        point = run_wrk(f"http://127.0.0.1:{port}/predict", body, 2, 1)
+    finally:
+        stop_pid(proc)
+    assert point["requests"] > 0 and point["errors"] == 0
+    assert 0 < point["p50_ms"] <= point["p99_ms"]
+
+
+@pytest.mark.skipif(not DATA.exists(), reason="shared data absent")
+def test_resampled_snapshot_reads_back_with_new_unique_ids(tmp_path: Path) -> None:
+    from bench.pipeline_cost import write_snapshot
+    from moviescore.snapshot import read_snapshot
+
+    df = read_snapshot(write_snapshot(6000, tmp_path / "big.csv"))  # > 4,244: resampled
+    assert len(df) == 6000 and df["id"].is_unique
