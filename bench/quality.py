@@ -19,7 +19,7 @@ import argparse
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import matplotlib
 
@@ -35,7 +35,7 @@ from moviescore.models import CANDIDATES
 from moviescore.promotion import pick_challenger
 from moviescore.schema import LABEL
 from moviescore.snapshot import read_snapshot
-from moviescore.train import SplitsLike, baseline_metrics, train_candidate
+from moviescore.train import baseline_metrics, train_candidate
 
 DATA = Path("/work/shared/data/tmdb_movies_before_2014.csv.zip")
 MIN_VOTES = 5
@@ -121,7 +121,7 @@ def ablate(champion: str, splits: Splits, full: dict[str, float]) -> list[dict[s
     rows = []
     for group, blank in ABLATIONS.items():
         blanked = Splits(*(blank(part) for part in splits))
-        metrics = train_candidate(champion, cast(SplitsLike, blanked)).metrics
+        metrics = train_candidate(champion, blanked).metrics
         rows.append(
             {
                 "group": group,
@@ -177,7 +177,7 @@ def run(data: Path = DATA) -> dict[str, Any]:
     note = machine_note()
     labelled = label_filter(read_snapshot(data), MIN_VOTES)
     splits = split_by_years(labelled, TRAIN_UNTIL, VAL_UNTIL)
-    fitted = {name: train_candidate(name, cast(SplitsLike, splits)) for name in CANDIDATES}
+    fitted = {name: train_candidate(name, splits) for name in CANDIDATES}
     candidates = {name: result.metrics for name, result in fitted.items()}
     champion = pick_challenger([{"model_name": n, "metrics": m} for n, m in candidates.items()])[
         "model_name"
@@ -185,7 +185,7 @@ def run(data: Path = DATA) -> dict[str, Any]:
     seed = seed_metrics(splits)
     results: dict[str, dict[str, float]] = dict(candidates)
     results["seed recipe"] = seed
-    results["mean"] = baseline_metrics(cast(SplitsLike, splits))
+    results["mean"] = baseline_metrics(splits)
     ref_mean = reference_mean(splits)
     ratio = candidates[champion]["test_rmse"] / seed["test_rmse"]
     val_ratio = candidates[champion]["val_rmse"] / seed["val_rmse"]

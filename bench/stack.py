@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import httpx
 
@@ -29,7 +29,7 @@ from moviescore.promotion import pick_challenger
 from moviescore.registry import Registry
 from moviescore.seaweedfs import LocalS3Server, SeaweedPorts
 from moviescore.snapshot import read_snapshot
-from moviescore.train import CandidateResult, SplitsLike, train_candidate
+from moviescore.train import CandidateResult, train_candidate
 
 DATA = Path("/work/shared/data/tmdb_movies_before_2014.csv.zip")
 BUCKET = "bench"
@@ -45,7 +45,7 @@ def free_port() -> int:
 def train_candidates(names: tuple[str, ...] = CANDIDATES) -> dict[str, CandidateResult]:
     labelled = label_filter(read_snapshot(DATA), 5)
     splits = split_by_years(labelled, 2009, 2011)
-    return {name: train_candidate(name, cast(SplitsLike, splits)) for name in names}
+    return {name: train_candidate(name, splits) for name in names}
 
 
 def publish(registry: Registry, result: CandidateResult, note: str = "bench") -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import lightgbm as lgb
 import numpy as np
@@ -11,6 +11,7 @@ import pandas as pd
 from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 from sklearn.pipeline import Pipeline
 
+from moviescore.dataset import Splits
 from moviescore.features import MovieFeatures, make_pipeline
 from moviescore.models import default_params, make_regressor
 from moviescore.schema import LABEL
@@ -18,14 +19,6 @@ from moviescore.schema import LABEL
 RATING_RANGE = (0.0, 10.0)
 EARLY_STOPPING_ROUNDS = 50
 SPLIT_NAMES = ("train", "val", "test")
-
-
-class SplitsLike(Protocol):
-    """What `dataset.Splits` provides: three raw DataFrames with the label column."""
-
-    train: pd.DataFrame
-    val: pd.DataFrame
-    test: pd.DataFrame
 
 
 @dataclass
@@ -66,7 +59,7 @@ def _split_metrics(per_split: dict[str, dict[str, float]]) -> dict[str, float]:
     return metrics
 
 
-def baseline_metrics(splits: SplitsLike) -> dict[str, float]:
+def baseline_metrics(splits: Splits) -> dict[str, float]:
     """The mean training rating predicted for every movie: what any model has to beat."""
     mean = float(splits.train[LABEL].mean())
     per_split = {}
@@ -119,7 +112,7 @@ def _clamp(pred: Any) -> np.ndarray:
     return np.clip(np.asarray(pred, dtype=float), *RATING_RANGE)
 
 
-def train_candidate(name: str, splits: SplitsLike) -> CandidateResult:
+def train_candidate(name: str, splits: Splits) -> CandidateResult:
     """Select on the validation years, then refit on train + val and score the test years.
 
     1. Fit on train (boosters stop early on val): that model gives the honest `val_*` metrics
