@@ -15,8 +15,9 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cached_property
 from typing import TYPE_CHECKING, Any, Protocol
+
+from moviescore.scoring import Scorer
 
 if TYPE_CHECKING:
     from moviescore.registry import ModelBundle
@@ -40,6 +41,7 @@ class ChampionSource(Protocol):
 @dataclass(frozen=True)
 class ServedModel:
     bundle: ModelBundle
+    scorer: Scorer  # built and probed at load time, off the request path
     loaded_at: datetime
     source_uri: str
     pointer: dict[str, Any] = field(default_factory=dict)
@@ -47,16 +49,6 @@ class ServedModel:
     @property
     def version(self) -> str:
         return self.bundle.version
-
-    @cached_property
-    def sentiment_columns(self) -> tuple[int, int] | None:
-        """Where the feature matrix holds the overview's sentiment, so serving reads it from
-        there instead of running TextBlob a second time (None: compute it separately)."""
-        try:
-            names = list(self.bundle.pipeline[:-1].get_feature_names_out())
-            return names.index("overview_polarity"), names.index("overview_subjectivity")
-        except (AttributeError, ValueError, TypeError):
-            return None
 
     @property
     def model_name(self) -> str:
@@ -107,7 +99,11 @@ class ModelManager:
     def serve(
         self, bundle: ModelBundle, source_uri: str, pointer: dict[str, Any] | None = None
     ) -> None:
-        self.served = ServedModel(bundle, _now(), source_uri, dict(pointer or {}))
+        """Swap in `bundle` with one reference assignment; raises (keeping the old model) when
+        it cannot score."""
+        scorer = Scorer(bundle.pipeline)
+        scorer.check()
+        self.served = ServedModel(bundle, scorer, _now(), source_uri, dict(pointer or {}))
 
     # --- the poll loop -------------------------------------------------------------------
     def start(self) -> None:
@@ -170,14 +166,13 @@ class ModelManager:
         self._etag = etag  # from now on an unchanged pointer is a cheap 304
         if failure is not None and time.monotonic() < failure.retry_at:
             return "backoff"
+        uri = f"s3://{self.registry.bucket}/models/{version}/"
         try:
-            bundle = self.registry.load(version)
-        except Exception as exc:  # IntegrityError, download error, unpickling error
+            self.serve(self.registry.load(version), uri, pointer)
+        except Exception as exc:  # IntegrityError, download or unpickling error, cannot score
             self._record_failure(version, failure, exc)
             self._failed_pointer = version
             return "failed"
-        uri = f"s3://{self.registry.bucket}/models/{version}/"
-        self.serve(bundle, uri, pointer)
         self._failed.pop(version, None)
         self._failed_pointer = None
         self.reload_successes += 1

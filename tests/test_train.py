@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 
 from moviescore.models import CANDIDATES
-from moviescore.train import baseline_metrics, evaluate, predict, train_candidate
+from moviescore.scoring import Scorer
+from moviescore.train import baseline_metrics, evaluate, train_candidate
 
 KEYS = {f"{s}_{m}" for s in ("train", "val", "test") for m in ("rmse", "mae", "r2")} | {"rmse_gap"}
 
@@ -122,8 +123,8 @@ def test_unknown_keywords_are_not_read_as_no_keywords(name: str, splits: Splits)
     keyed = Splits(*(with_keyword_signal(df, i) for i, df in enumerate(vars(splits).values())))
     result = train_candidate(name, keyed)
     test = keyed.test
-    with_none = predict(result.pipeline, test.assign(keywords=[None] * len(test)))
-    with_empty = predict(result.pipeline, test.assign(keywords=[[]] * len(test)))
+    with_none = Scorer(result.pipeline).ratings(test.assign(keywords=[None] * len(test)))
+    with_empty = Scorer(result.pipeline).ratings(test.assign(keywords=[[]] * len(test)))
     y = test["vote_average"].to_numpy()
     rmse = lambda p: float(np.sqrt(np.mean((p - y) ** 2)))  # noqa: E731
     assert rmse(with_none) < min(rmse(with_empty), baseline_metrics(keyed)["test_rmse"]), (

@@ -10,7 +10,6 @@ from fastapi import APIRouter, HTTPException, Request
 
 from app.model_manager import ServedModel
 from app.schemas import BatchIn, BatchPrediction, MovieIn, Prediction, Sentiment
-from moviescore.features import sentiment
 from moviescore.schema import RAW_COLUMNS
 
 router = APIRouter(tags=["predict"])
@@ -61,24 +60,9 @@ def served_model(request: Request) -> ServedModel:
     return served
 
 
-def score(
-    served: ServedModel, records: list[dict[str, Any]]
-) -> tuple[Any, list[tuple[float, float]]]:
-    """Ratings and overview sentiments of `records` in one vectorised pass of the pipeline."""
-    pipeline = served.bundle.pipeline
-    columns = served.sentiment_columns
-    if columns is None:
-        return pipeline.predict(records), [sentiment(r["overview"]) for r in records]
-    X: Any = records
-    for _, step in pipeline.steps[:-1]:  # what Pipeline.predict does, keeping the matrix
-        X = step.transform(X)
-    ratings = pipeline.steps[-1][1].predict(X)
-    return ratings, [(float(p), float(s)) for p, s in X[:, list(columns)]]
-
-
 def _predict(request: Request, movies: Sequence[MovieIn]) -> tuple[ServedModel, list[Prediction]]:
     served = served_model(request)  # read the reference once: one model answers the whole call
-    ratings, sentiments = score(served, [to_record(m) for m in movies])
+    ratings, sentiments = served.scorer.score([to_record(m) for m in movies])
     version, name = served.version, served.model_name
     out = [
         Prediction(

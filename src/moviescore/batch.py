@@ -17,8 +17,8 @@ def predict_file(
 ) -> int:
     """Predict with a registry version (default: the champion); returns the number of rows."""
     from moviescore.registry import Registry
+    from moviescore.scoring import Scorer
     from moviescore.sources import read_snapshot
-    from moviescore.train import predict
 
     settings = settings or get_settings()
     movies = read_snapshot(input_path)
@@ -29,7 +29,7 @@ def predict_file(
             raise LookupError("the registry has no champion yet: run `moviescore pipeline` first")
         version = pointer["version"]
     bundle = registry.load(version)
-    ratings = predict(bundle.pipeline, movies)
+    ratings = Scorer(bundle.pipeline).ratings(movies)
     out = pd.DataFrame({"id": movies["id"], "predicted_rating": ratings.round(3)})
     output_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = output_path.with_name(f".{output_path.name}.tmp")

@@ -15,8 +15,8 @@ from moviescore.dataset import Splits
 from moviescore.features import MovieFeatures, make_pipeline
 from moviescore.models import default_params, make_regressor
 from moviescore.schema import LABEL
+from moviescore.scoring import Scorer, clamp
 
-RATING_RANGE = (0.0, 10.0)
 EARLY_STOPPING_ROUNDS = 50
 SPLIT_NAMES = ("train", "val", "test")
 
@@ -32,11 +32,6 @@ class CandidateResult:
     test_pred: np.ndarray
 
 
-def predict(pipeline: Pipeline, df: pd.DataFrame) -> np.ndarray:
-    """Ratings clamped to the 0-10 scale."""
-    return _clamp(pipeline.predict(df))
-
-
 def _scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
     if len(y_true) == 0:
         raise ValueError("cannot evaluate on an empty split")
@@ -50,7 +45,7 @@ def _scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
 
 def evaluate(pipeline: Pipeline, df: pd.DataFrame) -> dict[str, float]:
     """rmse, mae, r2 of a fitted pipeline on raw rows that carry the label."""
-    return _scores(df[LABEL].to_numpy(dtype=float), predict(pipeline, df))
+    return _scores(df[LABEL].to_numpy(dtype=float), Scorer(pipeline).ratings(df))
 
 
 def _split_metrics(per_split: dict[str, dict[str, float]]) -> dict[str, float]:
@@ -105,11 +100,7 @@ def _fit(
         return make_pipeline(model, features=features), None
     X_val = features.transform(val)
     _fit_regressor(name, model, X, y, (X_val, val[LABEL].to_numpy(dtype=float)))
-    return make_pipeline(model, features=features), _clamp(model.predict(X_val))
-
-
-def _clamp(pred: Any) -> np.ndarray:
-    return np.clip(np.asarray(pred, dtype=float), *RATING_RANGE)
+    return make_pipeline(model, features=features), clamp(model.predict(X_val))
 
 
 def train_candidate(name: str, splits: Splits) -> CandidateResult:
@@ -141,11 +132,11 @@ def train_candidate(name: str, splits: Splits) -> CandidateResult:
     features, model = pipeline[0], pipeline[-1]
 
     test_true = splits.test[LABEL].to_numpy(dtype=float)
-    test_pred = _clamp(model.predict(features.transform(splits.test)))
+    test_pred = clamp(model.predict(features.transform(splits.test)))
     fit_true = fit_rows[LABEL].to_numpy(dtype=float)
     per_split = {
         # in-sample features, as the served pipeline sees these rows (not the out-of-fold ones)
-        "train": _scores(fit_true, _clamp(model.predict(features.transform(fit_rows)))),
+        "train": _scores(fit_true, clamp(model.predict(features.transform(fit_rows)))),
         "val": val_scores,
         "test": _scores(test_true, test_pred),
     }

@@ -190,3 +190,22 @@ def test_pointer_without_version_keeps_serving(registry: Any, promote: Any) -> N
     registry.client.put_object(Bucket=registry.bucket, Key="models/champion.json", Body=b"{oops")
     assert manager.poll_once() == "error"  # not JSON: the registry refuses it
     assert manager.served.version == v1
+
+
+def test_a_model_that_cannot_score_is_never_swapped_in(static_manager: ModelManager) -> None:
+    """A bundle whose regressor expects other features than its feature step makes is refused
+    at load time, so the old model keeps answering instead of every request failing."""
+    import copy
+
+    import numpy as np
+    from xgboost import XGBRegressor
+
+    from moviescore.registry import ModelBundle
+
+    before = static_manager.served
+    assert before is not None
+    broken = copy.deepcopy(before.bundle.pipeline)
+    broken.steps[-1] = ("model", XGBRegressor(n_estimators=2).fit(np.ones((4, 3)), np.ones(4)))
+    with pytest.raises(ValueError, match=r"[Ff]eature shape mismatch"):
+        static_manager.serve(ModelBundle("v-broken", {}, broken), "memory://v-broken")
+    assert static_manager.served is before

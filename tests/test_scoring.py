@@ -1,0 +1,37 @@
+"""The serving path scores exactly what the fitted pipeline scores, only faster."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from test_train import raw_movies
+
+from moviescore.dataset import Splits
+from moviescore.features import sentiment
+from moviescore.models import CANDIDATES
+from moviescore.scoring import Scorer
+from moviescore.train import train_candidate
+
+
+@pytest.fixture(scope="module")
+def splits() -> Splits:
+    return Splits(raw_movies(200, 1, 2005), raw_movies(60, 2, 2010), raw_movies(60, 3, 2012))
+
+
+@pytest.mark.parametrize("name", CANDIDATES)
+def test_native_booster_path_equals_the_sklearn_pipeline(name: str, splits: Splits) -> None:
+    pipeline = train_candidate(name, splits).pipeline
+    scorer = Scorer(pipeline)
+    records = splits.test.to_dict("records")
+    expected = np.clip(pipeline.predict(splits.test), 0, 10)
+    np.testing.assert_allclose(scorer.ratings(splits.test), expected, rtol=1e-5, atol=1e-5)
+    ratings, sentiments = scorer.score(records[:3])
+    np.testing.assert_allclose(ratings, expected[:3], rtol=1e-5, atol=1e-5)
+    for record, pair in zip(records[:3], sentiments, strict=True):
+        assert pair == pytest.approx(sentiment(record["overview"]), abs=1e-6)
+
+
+def test_ratings_are_clamped_to_the_scale(splits: Splits) -> None:
+    scorer = Scorer(train_candidate("lightgbm", splits).pipeline)
+    scorer._predict = lambda X: np.array([-3.0, 12.0])  # a model gone wild
+    assert scorer.ratings(splits.test.head(2)).tolist() == [0.0, 10.0]
