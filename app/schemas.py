@@ -11,6 +11,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from moviescore.schema import RAW_COLUMNS
+
 MAX_BATCH = 1000
 MAX_LIST_ITEMS = 100
 
@@ -60,6 +62,31 @@ class MovieIn(BaseModel):
         default_factory=list, description="ISO 639-1 codes"
     )
     homepage: str | None = Field(None, max_length=2_000)
+
+    def to_record(self) -> dict[str, Any]:
+        """The raw record (schema.RawMovie) this description stands for: every raw column
+        present, as in training; post-release fields stay None."""
+        record: dict[str, Any] = dict.fromkeys(RAW_COLUMNS)
+        record.update(
+            id=0,
+            title=self.title,
+            original_title=self.title,
+            overview=self.overview,
+            tagline=self.tagline,
+            release_date=self.release_date.isoformat(),
+            runtime=self.runtime,
+            budget=self.budget,
+            original_language=self.original_language.lower(),
+            genres=self.genres,
+            keywords=self.keywords,
+            production_companies=self.production_companies,
+            production_countries=[c.upper() for c in self.production_countries],
+            spoken_languages=[c.lower() for c in self.spoken_languages],
+            homepage=self.homepage,
+            status="Planned",
+            source="api",
+        )
+        return record
 
 
 class BatchIn(BaseModel):

@@ -69,10 +69,9 @@ def _per_call_ms(fn: Any, calls: int = 1000) -> float:
 
 def model_costs(pipeline: Any, movie: dict[str, Any]) -> dict[str, float]:
     """In-process cost of one row through the served pipeline's parts, in ms."""
-    from app.routes.predict import to_record
     from app.schemas import MovieIn
 
-    records = [to_record(MovieIn.model_validate(movie))]
+    records = [MovieIn.model_validate(movie).to_record()]
     features, model = pipeline[0], pipeline[-1]
     X = features.transform(records)
     costs = {

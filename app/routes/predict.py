@@ -4,44 +4,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 
 from app.model_manager import ServedModel
 from app.schemas import BatchIn, BatchPrediction, MovieIn, Prediction, Sentiment
-from moviescore.schema import RAW_COLUMNS
 
 router = APIRouter(tags=["predict"])
-
-# Every raw column present, so the pipeline sees exactly the training shape; post-release
-# fields stay None.
-_EMPTY_RECORD: dict[str, Any] = dict.fromkeys(RAW_COLUMNS)
-
-
-def to_record(movie: MovieIn) -> dict[str, Any]:
-    """The raw record (schema.RawMovie) a user's description stands for."""
-    record = dict(_EMPTY_RECORD)
-    record.update(
-        id=0,
-        title=movie.title,
-        original_title=movie.title,
-        overview=movie.overview,
-        tagline=movie.tagline,
-        release_date=movie.release_date.isoformat(),
-        runtime=movie.runtime,
-        budget=movie.budget,
-        original_language=movie.original_language.lower(),
-        genres=movie.genres,
-        keywords=movie.keywords,
-        production_companies=movie.production_companies,
-        production_countries=[c.upper() for c in movie.production_countries],
-        spoken_languages=[c.lower() for c in movie.spoken_languages],
-        homepage=movie.homepage,
-        status="Planned",
-        source="api",
-    )
-    return record
 
 
 def clamp_rating(value: float) -> float:
@@ -62,7 +31,7 @@ def served_model(request: Request) -> ServedModel:
 
 def _predict(request: Request, movies: Sequence[MovieIn]) -> tuple[ServedModel, list[Prediction]]:
     served = served_model(request)  # read the reference once: one model answers the whole call
-    ratings, sentiments = served.scorer.score([to_record(m) for m in movies])
+    ratings, sentiments = served.scorer.score([m.to_record() for m in movies])
     version, name = served.version, served.model_name
     out = [
         Prediction(

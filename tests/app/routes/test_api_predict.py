@@ -26,10 +26,9 @@ def test_predict_answers_rating_version_and_sentiment(client: TestClient, pipeli
     assert body["model_name"] == "xgboost"
     assert set(body["sentiment"]) == {"polarity", "subjectivity"}
     # The API scores exactly what the pipeline scores for the same raw record.
-    from app.routes.predict import to_record
     from app.schemas import MovieIn
 
-    expected = float(pipeline.predict([to_record(MovieIn(**movie()))])[0])
+    expected = float(pipeline.predict([MovieIn(**movie()).to_record()])[0])
     assert body["predicted_rating"] == pytest.approx(min(max(expected, 0), 10), abs=0.005)
 
 
@@ -142,10 +141,9 @@ def test_sentiment_read_from_the_features_matches_textblob(client: TestClient) -
 
 def test_keywords_left_out_are_unknown_not_empty() -> None:
     """The model treats unknown keywords as missing; an empty list reads as an obscure film."""
-    from app.routes.predict import to_record
     from app.schemas import MovieIn
 
     described = movie()
     del described["keywords"]
-    assert to_record(MovieIn(**described))["keywords"] is None
-    assert to_record(MovieIn(**movie(keywords=[])))["keywords"] == []
+    assert MovieIn(**described).to_record()["keywords"] is None
+    assert MovieIn(**movie(keywords=[])).to_record()["keywords"] == []
