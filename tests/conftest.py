@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from s3_env import use_s3
 
 from moviescore.config import Settings, get_settings
 
@@ -88,13 +89,7 @@ def s3_settings(
     bucket = f"test-{uuid.uuid4().hex[:12]}"
     client = seaweedfs.client()
     ensure_bucket(client, bucket)
-    monkeypatch.setenv("S3_ENDPOINT_URL", seaweedfs.endpoint_url)
-    monkeypatch.setenv("S3_BUCKET", bucket)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", seaweedfs.access_key)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", seaweedfs.secret_key)
-    monkeypatch.delenv("MODEL_SIGNING_KEY", raising=False)
-    get_settings.cache_clear()
-    yield get_settings()
+    yield use_s3(monkeypatch, seaweedfs, bucket)
     get_settings.cache_clear()
     with contextlib.suppress(Exception):  # SeaweedFS deletes a non-empty bucket with its objects
         client.delete_bucket(Bucket=bucket)

@@ -301,17 +301,9 @@ def test_default_source_follows_the_credential(settings: Settings) -> None:
 KEY = "sources-test-key"
 
 
-def tmdb_settings(settings: Settings, fake: FakeTMDB, **update: Any) -> Settings:
-    values: dict[str, Any] = {
-        "tmdb_api_key": SecretStr(KEY),
-        "tmdb_base_url": fake.base_url,
-        "tmdb_requests_per_second": 1000.0,
-        "tmdb_timeout_seconds": 2.0,
-        "tmdb_max_retries": 0,  # a failure is final at once: no backoff sleeps in tests
-        "tmdb_days_back": 3,
-        "tmdb_days_ahead": 2,
-    }
-    return settings.model_copy(update=values | update)
+def tmdb_settings(settings: Settings, fake: FakeTMDB) -> Settings:
+    # tmdb_max_retries=0: a failure is final at once, no backoff sleeps in tests
+    return fake.settings_for(settings, tmdb_max_retries=0, tmdb_days_back=3, tmdb_days_ahead=2)
 
 
 def test_tmdb_source_collects_the_date_window(

@@ -37,15 +37,8 @@ def fake() -> Iterator[FakeTMDB]:
 
 
 def configure(settings: Settings, fake: FakeTMDB, **update: Any) -> Settings:
-    values: dict[str, Any] = {
-        "tmdb_api_key": SecretStr(KEY),
-        "tmdb_base_url": fake.base_url,
-        "tmdb_requests_per_second": 1000.0,
-        "tmdb_timeout_seconds": 2.0,
-        "tmdb_max_retries": 3,
-    }
-    values.update(update)
-    return settings.model_copy(update=values)
+    defaults = {"tmdb_api_key": SecretStr(KEY), "tmdb_max_retries": 3}  # KEY: what clients send
+    return fake.settings_for(settings, **(defaults | update))
 
 
 def make_client(settings: Settings, fake: FakeTMDB, **update: Any) -> TMDBClient:

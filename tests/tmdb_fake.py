@@ -181,6 +181,18 @@ class FakeTMDB:
         assert self._server is not None, "FakeTMDB not started"
         return f"http://127.0.0.1:{self._server.server_address[1]}{PREFIX}"
 
+    def settings_for(self, settings: Any, **update: Any) -> Any:
+        """`settings` (a moviescore Settings) pointed at this fake, fast enough for tests."""
+        from pydantic import SecretStr
+
+        values: dict[str, Any] = {
+            "tmdb_api_key": SecretStr(self.api_key) if self.api_key else None,
+            "tmdb_base_url": self.base_url,
+            "tmdb_requests_per_second": 1000.0,
+            "tmdb_timeout_seconds": 2.0,
+        }
+        return settings.model_copy(update=values | update)
+
     def start(self) -> FakeTMDB:
         fake = self
 

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 from e2e import live
+from s3_env import use_s3
 
 from moviescore.config import Settings, get_settings
 
@@ -62,14 +63,7 @@ def killable_settings(
     settings: Settings, killable_s3: KillableS3, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Settings]:
     """`settings` pointed at the private server's bucket (what the API subprocess gets too)."""
-    srv = killable_s3.server
-    monkeypatch.setenv("S3_ENDPOINT_URL", srv.endpoint_url)
-    monkeypatch.setenv("S3_BUCKET", BUCKET)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", srv.access_key)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", srv.secret_key)
-    monkeypatch.delenv("MODEL_SIGNING_KEY", raising=False)
-    get_settings.cache_clear()
-    yield get_settings()
+    yield use_s3(monkeypatch, killable_s3.server, BUCKET)
     get_settings.cache_clear()
 
 
