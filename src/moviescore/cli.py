@@ -67,30 +67,30 @@ def collect(ds: DateOpt, source: SourceOpt = None, snapshot: SnapshotOpt = None)
     )
 
 
+CANDIDATE_COLUMNS = {  # header -> metric key; short headers keep the table in 80 columns
+    "train RMSE": "train_rmse",
+    "val RMSE": "val_rmse",
+    "test RMSE": "test_rmse",
+    "test MAE": "test_mae",
+    "test R²": "test_r2",
+    "gap": "rmse_gap",
+}
+
+
 def candidates_table(decision: dict[str, Any]) -> Table:
     table = Table(title=f"candidates of {decision['run_id']}")
-    for column in (
-        "model",
-        "train RMSE",
-        "val RMSE",
-        "test RMSE",
-        "test MAE",
-        "test R²",
-        "RMSE gap",
-    ):
-        table.add_column(column, justify="right" if column != "model" else "left")
+    table.add_column("model", no_wrap=True)  # never truncate the names a user must compare
+    for header in CANDIDATE_COLUMNS:
+        table.add_column(header, justify="right")
     rows = [
         *decision["candidates"],
-        {"model_name": "mean baseline", "metrics": decision["baseline"]},
+        {"model_name": "mean", "metrics": decision["baseline"]},
     ]
     for cand in rows:
         m = cand["metrics"]
         table.add_row(
             cand["model_name"],
-            *(
-                f"{m.get(k, float('nan')):.3f}"
-                for k in ("train_rmse", "val_rmse", "test_rmse", "test_mae", "test_r2", "rmse_gap")
-            ),
+            *(f"{m.get(key, float('nan')):.3f}" for key in CANDIDATE_COLUMNS.values()),
         )
     return table
 
@@ -132,7 +132,9 @@ def models_list() -> None:
     from moviescore.registry import Registry
 
     table = Table()
-    for column in ("", "version", "model", "test RMSE", "rmse gap", "created"):
+    table.add_column("")
+    table.add_column("version", no_wrap=True)  # YYYYmmdd-HHMMSS-model-id: also when it was made
+    for column in ("model", "test RMSE", "gap", "problem"):
         table.add_column(column)
     for m in Registry.from_settings().list_versions():
         metrics = m.get("metrics", {})
@@ -142,7 +144,7 @@ def models_list() -> None:
             m.get("model_name", "?"),
             f"{metrics.get('test_rmse', float('nan')):.3f}",
             f"{metrics.get('rmse_gap', float('nan')):.3f}",
-            str(m.get("created_at", "")),
+            m.get("error", ""),  # e.g. a bundle that fails its signature check
         )
     console.print(table)
 

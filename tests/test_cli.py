@@ -1,0 +1,87 @@
+"""The `moviescore` command line end to end: real SeaweedFS, real training, W&B disabled."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from moviescore.cli import app
+from moviescore.config import Settings
+from moviescore.registry import Registry
+
+pytestmark = pytest.mark.integration
+DS = "2026-11-22"
+
+
+@pytest.fixture
+def snapshot(tmp_path: Path, tmdb_5000_zip: Path) -> Path:
+    """A small real snapshot (TMDB 5000 layout) so three fits stay quick."""
+    path = tmp_path / "movies.csv"
+    pd.read_csv(tmdb_5000_zip).sample(600, random_state=3).to_csv(path, index=False)
+    return path
+
+
+def run(*args: str) -> str:
+    result = CliRunner().invoke(app, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_pipeline_promotes_then_keeps_and_predicts_every_row(
+    s3_settings: Settings, snapshot: Path, tmdb_details_csv: Path, tmp_path: Path
+) -> None:
+    first = run("pipeline", "--date", DS, "--source", "snapshot", "--snapshot", str(snapshot))
+    for name in ("xgboost", "lightgbm", "random_forest", "mean"):
+        assert name in first
+    assert "promoted: no champion yet" in first
+    champion = Registry.from_settings(s3_settings).champion()
+    assert champion is not None and champion["version"] in first
+
+    second = run("pipeline", "--date", DS, "--source", "snapshot", "--snapshot", str(snapshot))
+    assert "not promoted" in second  # same data: an equal model never replaces the champion
+    decision = json.loads((s3_settings.runs_dir / f"run-{DS}" / "decision.json").read_text())
+    assert decision["promoted"] is False and decision["champion_version"] == champion["version"]
+    assert len(list((s3_settings.raw_dir).iterdir())) == 1  # one partition for the date
+
+    out = tmp_path / "predictions.csv"
+    run("predict", "--input", str(tmdb_details_csv), "--output", str(out))
+    predictions = pd.read_csv(out)
+    assert list(predictions.columns) == ["id", "predicted_rating"]
+    assert len(predictions) == len(pd.read_csv(tmdb_details_csv))
+    assert predictions["predicted_rating"].between(0, 10).all()
+
+    listing = run("models", "list")
+    assert "*" in listing and champion["model_name"] in listing
+    shown = run("models", "show")
+    assert champion["version"] in shown and "sha256" in shown
+
+
+def test_rollback_without_an_earlier_champion_is_a_clear_error(s3_settings: Settings) -> None:
+    result = CliRunner().invoke(app, ["models", "rollback"])
+    assert result.exit_code != 0
+    assert "no earlier champion" in str(result.exception)
+
+
+def test_collect_twice_leaves_one_partition_with_the_same_rows(
+    settings: Settings, snapshot: Path
+) -> None:
+    outputs = [
+        json.loads(
+            run("collect", "--date", DS, "--source", "snapshot", "--snapshot", str(snapshot))
+        )
+        for _ in range(2)
+    ]
+    assert outputs[0] == outputs[1]
+    assert outputs[0]["rows"] + outputs[0]["rejected"] == 600
+    partitions = list(settings.raw_dir.glob("date=*/movies.parquet"))
+    assert len(partitions) == 1
+    assert len(pd.read_parquet(partitions[0])) == outputs[0]["rows"]
+
+
+def test_a_bad_date_is_refused_before_any_work() -> None:
+    result = CliRunner().invoke(app, ["collect", "--date", "22/11/2026", "--source", "sample"])
+    assert result.exit_code != 0
