@@ -14,11 +14,12 @@ from app.schemas import BatchIn, BatchPrediction, MovieIn, Prediction, Sentiment
 router = APIRouter(tags=["predict"])
 
 
-def clamp_rating(value: float) -> float:
-    """TMDB ratings live in [0, 10]; two decimals is finer than the model's error anyway."""
-    if not math.isfinite(value):
-        raise ValueError(f"model returned {value}")
-    return round(min(max(value, 0.0), 10.0), 2)
+def _rounded(rating: float) -> float:
+    """The Scorer already clamps to 0-10; two decimals is finer than the model's error, and a
+    non-finite rating is a broken model, never an answer."""
+    if not math.isfinite(rating):
+        raise ValueError(f"model returned {rating}")
+    return round(rating, 2)
 
 
 def served_model(request: Request) -> ServedModel:
@@ -38,7 +39,7 @@ def _predict(request: Request, movies: Sequence[MovieIn]) -> tuple[ServedModel, 
     # ~20 ms per 1,000 movies.
     out = [
         Prediction.model_construct(
-            predicted_rating=clamp_rating(float(rating)),
+            predicted_rating=_rounded(float(rating)),
             model_version=version,
             model_name=name,
             sentiment=Sentiment.model_construct(
