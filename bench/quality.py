@@ -30,6 +30,7 @@ import pandas as pd
 
 from bench.report import ASSETS, Target, machine_note, save_results, table, write_section
 from bench.seed_recipe import SeedRecipe
+from bench.stack import DATA
 from moviescore.dataset import Splits, label_filter, split_by_years
 from moviescore.models import CANDIDATES
 from moviescore.promotion import pick_challenger
@@ -37,7 +38,6 @@ from moviescore.schema import LABEL
 from moviescore.snapshot import read_snapshot
 from moviescore.train import baseline_metrics, train_candidate
 
-DATA = Path("/work/shared/data/tmdb_movies_before_2014.csv.zip")
 MIN_VOTES = 5
 TRAIN_UNTIL, VAL_UNTIL = 2009, 2011
 TARGET_RATIO = 0.90

@@ -31,9 +31,10 @@ from moviescore.seaweedfs import LocalS3Server, SeaweedPorts
 from moviescore.snapshot import read_snapshot
 from moviescore.train import CandidateResult, train_candidate
 
-DATA = Path("/work/shared/data/tmdb_movies_before_2014.csv.zip")
-BUCKET = "bench"
 ROOT = Path(__file__).resolve().parents[1]
+# The shared data sits beside the checkout (../shared/data), wherever the checkout is.
+DATA = ROOT.parent / "shared" / "data" / "tmdb_movies_before_2014.csv.zip"
+BUCKET = "bench"
 
 
 def free_port() -> int:
