@@ -103,10 +103,7 @@ def pipeline(ds: DateOpt, source: SourceOpt = None, snapshot: SnapshotOpt = None
     result = run_all(ds, source.value if source else None, str(snapshot) if snapshot else None)
     decision = result["decision"]
     console.print(candidates_table(decision))
-    verdict = (
-        "[green]PROMOTED[/green]" if decision["promoted"] else "[yellow]kept champion[/yellow]"
-    )
-    console.print(f"{verdict} {decision['reason']}")
+    console.print(decision["reason"], style="green" if decision["promoted"] else "yellow")
     console.print(f"champion: {decision['champion_version']}")
 
 
