@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -54,51 +54,34 @@ def log_candidate(
     extra_config: dict[str, Any] | None = None,
 ) -> TrackedRun | None:
     """Log one trained candidate; its W&B run, or None when disabled or W&B failed."""
-    mode = settings.effective_wandb_mode
-    if mode == "disabled":
-        return None
-    tracked: TrackedRun | None = None
-    try:
-        import wandb
 
-        with _run(settings, group=group, job_type="train", name=f"{model_name}-{group}") as run:
-            tracked = TrackedRun(run.id, run.url if mode == "online" else None)
-            run.config.update({**params, **(extra_config or {}), "model_name": model_name})
-            run.summary.update(metrics)
-            with tempfile.TemporaryDirectory() as tmp:
-                scatter = _scatter_png(test_true, test_pred, model_name, Path(tmp))
-                bars = _importance_png(feature_importances, model_name, Path(tmp))
-                run.log(
-                    {
-                        "pred_vs_actual": wandb.Image(str(scatter)),
-                        "feature_importance": wandb.Image(str(bars)),
-                    }
-                )
-            if model_path is not None:
-                art = wandb.Artifact(model_name, type="model", metadata={"metrics": metrics})
-                art.add_file(str(model_path))
-                run.log_artifact(art)
-    except Exception as exc:  # W&B must never stop training
-        log.warning(
-            "W&B logging of %s failed (%s: %s); training goes on",
-            model_name,
-            type(exc).__name__,
-            exc,
-        )
-        tracked = None
-    _write_json(
-        metrics_path(settings, group, model_name),
-        {
-            "model_name": model_name,
-            "group": group,
-            "params": params,
-            "metrics": metrics,
-            "wandb_run_id": tracked.id if tracked else None,
-            "wandb_url": tracked.url if tracked else None,
-            "wandb_mode": mode,
-        },
+    def fill(run: Any, wandb: Any) -> None:
+        run.config.update({**params, **(extra_config or {}), "model_name": model_name})
+        run.summary.update(metrics)
+        with tempfile.TemporaryDirectory() as tmp:
+            scatter = _scatter_png(test_true, test_pred, model_name, Path(tmp))
+            bars = _importance_png(feature_importances, model_name, Path(tmp))
+            run.log(
+                {
+                    "pred_vs_actual": wandb.Image(str(scatter)),
+                    "feature_importance": wandb.Image(str(bars)),
+                }
+            )
+        if model_path is not None:
+            art = wandb.Artifact(model_name, type="model", metadata={"metrics": metrics})
+            art.add_file(str(model_path))
+            run.log_artifact(art)
+
+    record = {"model_name": model_name, "group": group, "params": params, "metrics": metrics}
+    return _log_run(
+        settings,
+        group=group,
+        job_type="train",
+        name=f"{model_name}-{group}",
+        fill=fill,
+        record_name=model_name,
+        record=record,
     )
-    return tracked
 
 
 def log_promotion(
@@ -110,46 +93,74 @@ def log_promotion(
     champion_artifact_path: Path | None,
 ) -> str | None:
     """Log a promotion decision; when promoted, the model artifact gets the "champion" alias."""
+
+    def fill(run: Any, wandb: Any) -> None:
+        run.config.update({"champion_model_name": champion_model_name})
+        run.summary.update(
+            {k: v for k, v in decision.items() if isinstance(v, str | int | float | bool)}
+        )
+        rows = [_flat(c) for c in decision.get("candidates") or [] if isinstance(c, dict)]
+        if rows:
+            columns: list[Any] = sorted({k for r in rows for k in r})
+            data: list[Any] = [[r.get(c) for c in columns] for r in rows]
+            run.log({"candidates": wandb.Table(columns=columns, data=data)})
+        if decision.get("promoted") and champion_artifact_path is not None:
+            art = wandb.Artifact(
+                CHAMPION_ARTIFACT,
+                type="model",
+                metadata={"model_name": champion_model_name, **_flat(decision)},
+            )
+            art.add_file(str(champion_artifact_path))
+            run.log_artifact(art, aliases=["champion", "latest"])
+
+    record = {"group": group, "decision": decision, "champion_model_name": champion_model_name}
+    tracked = _log_run(
+        settings,
+        group=group,
+        job_type="promote",
+        name=f"promote-{group}",
+        fill=fill,
+        record_name="promotion",
+        record=record,
+    )
+    return tracked.id if tracked else None
+
+
+def _log_run(
+    settings: Settings,
+    *,
+    group: str,
+    job_type: str,
+    name: str,
+    fill: Callable[[Any, Any], None],
+    record_name: str,
+    record: dict[str, Any],
+) -> TrackedRun | None:
+    """One W&B run filled by `fill(run, wandb)`, and our own JSON record of it (offline runs
+    are opaque binaries). Disabled: nothing at all. A W&B failure is a warning, never an error."""
     mode = settings.effective_wandb_mode
     if mode == "disabled":
         return None
-    run_id: str | None = None
+    tracked: TrackedRun | None = None
     try:
         import wandb
 
-        with _run(settings, group=group, job_type="promote", name=f"promote-{group}") as run:
-            run_id = run.id
-            run.config.update({"champion_model_name": champion_model_name})
-            run.summary.update(
-                {k: v for k, v in decision.items() if isinstance(v, str | int | float | bool)}
-            )
-            rows = [_flat(c) for c in decision.get("candidates") or [] if isinstance(c, dict)]
-            if rows:
-                columns: list[Any] = sorted({k for r in rows for k in r})
-                data: list[Any] = [[r.get(c) for c in columns] for r in rows]
-                run.log({"candidates": wandb.Table(columns=columns, data=data)})
-            if decision.get("promoted") and champion_artifact_path is not None:
-                art = wandb.Artifact(
-                    CHAMPION_ARTIFACT,
-                    type="model",
-                    metadata={"model_name": champion_model_name, **_flat(decision)},
-                )
-                art.add_file(str(champion_artifact_path))
-                run.log_artifact(art, aliases=["champion", "latest"])
-    except Exception as exc:
-        log.warning("W&B logging of the promotion failed (%s: %s)", type(exc).__name__, exc)
-        run_id = None
+        with _run(settings, group=group, job_type=job_type, name=name) as run:
+            tracked = TrackedRun(run.id, run.url if mode == "online" else None)
+            fill(run, wandb)
+    except Exception as exc:  # W&B must never stop training
+        log.warning("W&B run %s failed (%s: %s); training goes on", name, type(exc).__name__, exc)
+        tracked = None
     _write_json(
-        metrics_path(settings, group, "promotion"),
+        metrics_path(settings, group, record_name),
         {
-            "group": group,
-            "decision": decision,
-            "champion_model_name": champion_model_name,
-            "wandb_run_id": run_id,
+            **record,
+            "wandb_run_id": tracked.id if tracked else None,
+            "wandb_url": tracked.url if tracked else None,
             "wandb_mode": mode,
         },
     )
-    return run_id
+    return tracked
 
 
 @contextmanager
