@@ -94,11 +94,8 @@ def call_api(method: str, path: str, *, base_url: str, json: Any = None) -> Any:
 
 def wandb_url(record: dict[str, Any]) -> str | None:
     """The online W&B run of a manifest or candidate, if it has one (offline runs have none)."""
-    for key in ("wandb_url", "wandb_run_url"):
-        value = record.get(key)
-        if isinstance(value, str) and value.startswith("https://"):
-            return value
-    return None
+    value = record.get("wandb_url")  # what the pipeline writes into manifests and decisions
+    return value if isinstance(value, str) and value.startswith("https://") else None
 
 
 def versions_table(overview: dict[str, Any]) -> pd.DataFrame:
