@@ -62,8 +62,6 @@ INT_FIELDS = ("id", "vote_count")
 POST_RELEASE_FIELDS = ("vote_average", "vote_count", "popularity", "revenue")
 LABEL = "vote_average"
 
-RAW_COLUMNS = (*INT_FIELDS[:1], *TEXT_FIELDS, *FLOAT_FIELDS, INT_FIELDS[1], *LIST_FIELDS)
-
 # Parquet schema of a raw partition: explicit, so an all-null column never changes type.
 RAW_ARROW_SCHEMA = pa.schema(
     [pa.field("id", pa.int64(), nullable=False)]
@@ -72,3 +70,4 @@ RAW_ARROW_SCHEMA = pa.schema(
     + [pa.field("vote_count", pa.int64())]
     + [pa.field(name, pa.list_(pa.string())) for name in LIST_FIELDS]
 )
+RAW_COLUMNS: tuple[str, ...] = tuple(RAW_ARROW_SCHEMA.names)  # one order for frames and files
