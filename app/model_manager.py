@@ -102,7 +102,7 @@ class ModelManager:
     ) -> None:
         """Swap in `bundle` with one reference assignment; raises (keeping the old model) when
         it cannot score."""
-        scorer = Scorer(bundle.pipeline)
+        scorer = Scorer(bundle.pipeline, compiled=True)
         scorer.check()
         self.served = ServedModel(bundle, scorer, _now(), source_uri, dict(pointer or {}))
         # The model and the libraries are long-lived: move them out of the GC's sight so a

@@ -132,6 +132,11 @@ class ModelStatus(BaseModel):
     loaded_at: str | None = None
     source_uri: str | None = None
     wandb_url: str | None = None
+    evaluator: str | None = Field(
+        None,
+        description="what computes the trees: 'onnxruntime' (compiled and verified at load) "
+        "or 'native' (the library's own predict, when compiling was not faithful)",
+    )
     poll_seconds: float
     last_poll_at: str | None = None
     last_poll_result: str | None = None

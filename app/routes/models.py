@@ -40,6 +40,7 @@ def model_status(manager: ModelManager) -> ModelStatus:
         status.loaded_at = _iso(served.loaded_at)
         status.source_uri = served.source_uri
         status.wandb_url = manifest.get("wandb_url")
+        status.evaluator = served.scorer.evaluator
     return status
 
 

@@ -132,7 +132,9 @@ def _records(X: pd.DataFrame | Sequence[Mapping[str, Any]]) -> Sequence[Mapping[
     return X
 
 
-class MovieFeatures(TransformerMixin, BaseEstimator):
+# auto_wrap_output_keys=None: no sklearn set_output wrapper around transform, whose per-call cost
+# is a visible share of scoring one movie in the API.
+class MovieFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):  # type: ignore[call-arg]
     """Raw records (DataFrame or list of dicts) -> float32 matrix of pre-release features."""
 
     def __init__(
@@ -150,6 +152,7 @@ class MovieFeatures(TransformerMixin, BaseEstimator):
         self.unknown_keywords_share = unknown_keywords_share
 
     def fit(self, X: Any, y: Any = None) -> MovieFeatures:
+        self.__dict__.pop("_columns", None)  # refitting may change the vocabularies
         records = _records(X)
         genres = Counter(g for r in records for g in _items(r.get("genres")))
         langs = Counter(_text(r.get("original_language")) or OTHER for r in records)
@@ -242,12 +245,18 @@ class MovieFeatures(TransformerMixin, BaseEstimator):
         names += [f"te_{f}_{s}" for f in self.target_encoded for s in ("mean", "min", "max")]
         return np.asarray(names, dtype=object)
 
-    def transform(self, X: Any) -> np.ndarray:
-        records = _records(X)
+    @functools.cached_property
+    def _columns(self) -> tuple[dict[str, int], dict[str, int], int]:
+        """Column of each genre and language, and where the target encodings start: fixed once
+        fitted, so computed once, not per call (models pickled before this still load)."""
         genre_col = {g: len(BASE_FEATURES) + i for i, g in enumerate(self.genres_)}
         lang_start = len(BASE_FEATURES) + len(self.genres_)
         lang_col = {lang: lang_start + i for i, lang in enumerate(self.languages_)}
-        te_start = lang_start + len(self.languages_)
+        return genre_col, lang_col, lang_start + len(self.languages_)
+
+    def transform(self, X: Any) -> np.ndarray:
+        records = _records(X)
+        genre_col, lang_col, te_start = self._columns
         out = np.zeros((len(records), te_start + 3 * len(self.target_encoded)), dtype=np.float32)
         for i, rec in enumerate(records):
             out[i, : len(BASE_FEATURES)] = self._base(rec)

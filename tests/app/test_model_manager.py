@@ -141,6 +141,7 @@ def test_app_hot_swaps_under_load_without_failed_requests(
         body = client.get("/model").json()
         assert body["reload_successes"] == 2
         assert body["promoted_at"] and body["trained_at"] and body["last_poll_result"]
+        assert body["evaluator"] == "onnxruntime"  # compiled and verified on the poll thread
 
 
 def test_s3_down_keeps_serving(tmp_path: Path, promote: Any) -> None:

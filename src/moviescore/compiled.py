@@ -1,0 +1,155 @@
+"""A fitted regressor compiled to an ONNX Runtime session, for scoring one movie at a time.
+
+Each library's own predict has a fixed cost per call that dwarfs a single row's tree walk
+(XGBoost ~0.25 ms, the 40-tree random forest ~2.4 ms; see docs/BENCHMARKS.md). One ONNX Runtime
+session answers one row of any of the three candidates in ~0.01-0.02 ms. The conversion is done
+by the libraries' own converters (onnxmltools for the boosters, skl2onnx for the forest) when a
+model is loaded; the pickled pipeline stays the source of truth.
+
+A compiled model is only used once it agrees with the library's predict on rows that reach every
+leaf interval of every split (`boundary_rows`); otherwise the caller keeps the library's predict.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import helper
+
+# Ratings are answered to two decimals; float32 tree sums differ from float64 ones by ~1e-5.
+TOLERANCE = 1e-3
+MAX_CHECK_ROWS = 2048
+TREE_OPS = ("TreeEnsembleRegressor", "TreeEnsemble")
+
+
+class CompileError(ValueError):
+    """The regressor cannot be compiled, or its compiled form disagrees with it."""
+
+
+def to_onnx(regressor: Any, n_features: int) -> onnx.ModelProto:
+    """The regressor as an ONNX graph with one float32 input `X` of `n_features` columns."""
+    from lightgbm import LGBMRegressor
+    from onnxmltools.convert.common.data_types import FloatTensorType as BoosterInput
+    from skl2onnx.common.data_types import FloatTensorType
+    from sklearn.ensemble import RandomForestRegressor
+    from xgboost import XGBRegressor
+
+    with warnings.catch_warnings():  # the converters warn about opsets they pick themselves
+        warnings.simplefilter("ignore")
+        if isinstance(regressor, XGBRegressor):
+            from onnxmltools import convert_xgboost
+
+            return convert_xgboost(
+                regressor, initial_types=[("X", BoosterInput([None, n_features]))]
+            )
+        if isinstance(regressor, LGBMRegressor):
+            from onnxmltools import convert_lightgbm
+
+            return convert_lightgbm(
+                regressor, initial_types=[("X", BoosterInput([None, n_features]))], zipmap=False
+            )
+        if isinstance(regressor, RandomForestRegressor):
+            from skl2onnx import convert_sklearn
+
+            model = convert_sklearn(
+                regressor, initial_types=[("X", FloatTensorType([None, n_features]))]
+            )
+            _route_missing_like_sklearn(model, regressor)
+            return model
+    raise CompileError(f"no ONNX converter for {type(regressor).__name__}")
+
+
+def _tree_node(model: onnx.ModelProto) -> onnx.NodeProto:
+    nodes = [n for n in model.graph.node if n.op_type in TREE_OPS]
+    if len(nodes) != 1:
+        raise CompileError(f"expected one tree-ensemble node, found {len(nodes)}")
+    return nodes[0]
+
+
+def _attributes(node: onnx.NodeProto) -> dict[str, Any]:
+    return {a.name: helper.get_attribute_value(a) for a in node.attribute}
+
+
+def _route_missing_like_sklearn(model: onnx.ModelProto, forest: Any) -> None:
+    """skl2onnx 1.20 sends a missing value down the false branch of every split, whereas a
+    scikit-learn tree (>= 1.3) learns per split where missing values go (`missing_go_to_left`).
+    Our features use NaN for "unknown", so copy sklearn's choice into the graph."""
+    node = _tree_node(model)
+    attrs = _attributes(node)
+    go_left = [tree.tree_.missing_go_to_left for tree in forest.estimators_]
+    tracks_true = [
+        int(go_left[tree_id][node_id])  # true branch = x <= threshold = sklearn's left child
+        for tree_id, node_id in zip(attrs["nodes_treeids"], attrs["nodes_nodeids"], strict=True)
+    ]
+    for attribute in node.attribute:
+        if attribute.name == "nodes_missing_value_tracks_true":
+            node.attribute.remove(attribute)
+            break
+    node.attribute.append(helper.make_attribute("nodes_missing_value_tracks_true", tracks_true))
+
+
+def boundary_rows(model: onnx.ModelProto, n_features: int, seed: int = 0) -> np.ndarray:
+    """Rows whose values sit between every pair of neighbouring split thresholds of each feature
+    (and below the lowest, above the highest, and missing): every side of every split is reached
+    by some row (up to MAX_CHECK_ROWS values per feature), while no value lies close enough to a
+    threshold for float32 rounding to change a branch — there the libraries differ honestly."""
+    attrs = _attributes(_tree_node(model))
+    modes = [m.decode() if isinstance(m, bytes) else m for m in attrs["nodes_modes"]]
+    per_feature: dict[int, set[float]] = {}
+    for mode, feature, value in zip(
+        modes, attrs["nodes_featureids"], attrs["nodes_values"], strict=True
+    ):
+        if mode != "LEAF" and np.isfinite(value):  # sklearn's "missing or not" split is at +inf
+            per_feature.setdefault(int(feature), set()).add(float(value))
+    rng = np.random.default_rng(seed)
+    columns = []
+    for feature in range(n_features):
+        cuts = np.sort(np.fromiter(per_feature.get(feature, {0.0}), float))
+        inner = (cuts[:-1] + cuts[1:]) / 2
+        # only where a float32 input can fall strictly between the two thresholds
+        apart = (np.float32(inner) != np.float32(cuts[:-1])) & (
+            np.float32(inner) != np.float32(cuts[1:])
+        )
+        outside = [cuts[0] - 1.0 - abs(cuts[0]), cuts[-1] + 1.0 + abs(cuts[-1])]
+        columns.append(np.concatenate([[np.nan, *outside], rng.permutation(inner[apart])]))
+    n_rows = min(MAX_CHECK_ROWS, max(len(c) for c in columns))
+    X = np.empty((n_rows, n_features))
+    for j, values in enumerate(columns):
+        X[:, j] = rng.choice(values, n_rows)  # shorter columns: their values again, shuffled
+        X[: len(values), j] = values[:n_rows]
+    return X
+
+
+def compile_regressor(
+    regressor: Any, n_features: int, predict: Callable[[np.ndarray], Any]
+) -> Callable[[np.ndarray], np.ndarray]:
+    """An ONNX Runtime predict for `regressor`, checked against `predict` (the library's own) on
+    `boundary_rows`; raises CompileError when they disagree by more than TOLERANCE."""
+    import onnxruntime as ort
+
+    model = to_onnx(regressor, n_features)
+    options = ort.SessionOptions()
+    # One thread: the API scores one movie per request and shares two cores with the server.
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    session = ort.InferenceSession(
+        model.SerializeToString(), options, providers=["CPUExecutionProvider"]
+    )
+    input_name, output_names = session.get_inputs()[0].name, [session.get_outputs()[0].name]
+
+    def compiled(X: np.ndarray) -> np.ndarray:
+        return session.run(output_names, {input_name: np.asarray(X, dtype=np.float32)})[0].ravel()
+
+    check = boundary_rows(model, n_features)
+    gap = np.abs(compiled(check) - np.asarray(predict(check), dtype=float))
+    if not np.isfinite(gap).all() or gap.max() > TOLERANCE:
+        worst = float(np.nanmax(gap)) if np.isfinite(gap).any() else float("nan")
+        raise CompileError(
+            f"compiled {type(regressor).__name__} disagrees with its library on "
+            f"{int((~(gap <= TOLERANCE)).sum())} of {len(check)} check rows (worst {worst:.4g})"
+        )
+    return compiled
