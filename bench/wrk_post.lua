@@ -1,16 +1,21 @@
--- POST the JSON body of the file given after `--`; print a JSON summary line at the end.
--- usage: wrk -s bench/wrk_post.lua URL -- body.json
-local req
+-- POST JSON bodies read from the file given after `--`, one body per line, in turn (a file of
+-- one line sends the same body every time); print a JSON summary line at the end.
+-- usage: wrk -s bench/wrk_post.lua URL -- bodies.jsonl
+local requests = {}
+local next_body = 0
 
 function init(args)
-  local f = assert(io.open(args[1], "rb"))
-  local body = f:read("*a")
-  f:close()
-  req = wrk.format("POST", nil, {["Content-Type"] = "application/json"}, body)
+  for line in io.lines(args[1]) do
+    if #line > 0 then
+      requests[#requests + 1] = wrk.format("POST", nil, {["Content-Type"] = "application/json"}, line)
+    end
+  end
+  assert(#requests > 0, "no request bodies in " .. args[1])
 end
 
 function request()
-  return req
+  next_body = next_body % #requests + 1
+  return requests[next_body]
 end
 
 function done(summary, latency, requests)

@@ -32,6 +32,7 @@ SENTIMENT_FEATURES = ("overview_polarity", "overview_subjectivity")
 # A movie with almost nothing known: every model must still answer it (see Scorer.check).
 PROBE: dict[str, Any] = {"title": "probe", "release_date": "2020-01-01", "overview": ""}
 Movies = pd.DataFrame | Sequence[Mapping[str, Any]]
+Sentiment = tuple[float, float]  # (polarity, subjectivity)
 
 
 def clamp(pred: Any) -> np.ndarray:
@@ -83,20 +84,19 @@ class Scorer:
     def ratings(self, movies: Movies) -> np.ndarray:
         return clamp(self._predict(self.matrix(movies)))
 
-    def score(
-        self, movies: Sequence[Mapping[str, Any]]
-    ) -> tuple[np.ndarray, list[tuple[float, float]]]:
-        """Ratings and the overview's (polarity, subjectivity) of each movie, in one pass."""
+    def score(self, movies: Sequence[Mapping[str, Any]]) -> tuple[list[float], list[Sentiment]]:
+        """Ratings and the overview's (polarity, subjectivity) of each movie, in one pass, as
+        plain Python floats: what a JSON response is made of, without a numpy scalar per value."""
         X = self.matrix(movies)
-        ratings = clamp(self._predict(X))
+        ratings: list[float] = clamp(self._predict(X)).tolist()
         if self._sentiment_at is None:
             return ratings, [sentiment(m.get("overview")) for m in movies]
-        pairs = X[:, self._sentiment_at].tolist()
-        return ratings, [(float(p), float(s)) for p, s in pairs]
+        polarity, subjectivity = self._sentiment_at
+        return ratings, list(zip(X[:, polarity].tolist(), X[:, subjectivity].tolist(), strict=True))
 
     def check(self) -> None:
         """Fail now, not on the first request, if this model cannot score (e.g. a pickle whose
         feature step no longer matches its regressor)."""
         ratings, _ = self.score([PROBE])
-        if ratings.shape != (1,) or not np.isfinite(ratings).all():
+        if len(ratings) != 1 or not np.isfinite(ratings).all():
             raise ValueError(f"model answered {ratings!r} for one probe movie")
