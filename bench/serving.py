@@ -6,8 +6,9 @@ SeaweedFS with a champion trained on the shared data (bench.stack), the API as a
 (`python -m moviescore serve`, one uvicorn worker) and `bench.bare_app` under the same uvicorn
 settings, both on 127.0.0.1. Load from Debian `wrk` (own process, one thread, closed loop,
 keep-alive) with `bench/wrk_post.lua`; percentiles from wrk's own latency histogram. Points:
-POST /predict at 1, 8 and 32 connections on both servers (32 connections: ROUNDS interleaved
-rounds, medians, because one 5-second point moves by +-15 % with the machine's state), and at 32
+POST /predict at 1, 8 and 32 connections on both servers (32 connections: ROUNDS back-to-back
+pairs, the median of their ratios, because one 5-second point moves by +-10 % with the machine's
+state), and at 32
 connections with up to 4,000 different real movies, each overview new to the API (2 s);
 POST /predict/batch with 1, 100 and 1,000 movies from one client. Server RSS sampled with psutil
 every 0.1 s.
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -35,7 +37,7 @@ from bench.stack import ROOT, free_port, request_movies, serving_stack, stop_pid
 
 LUA = Path(__file__).with_name("wrk_post.lua")
 CONNECTIONS = (1, 8, 32)
-ROUNDS = 3  # of the 32-connection pair, the one the target is read from
+ROUNDS = 5  # back-to-back pairs at 32 connections, the point the target is read from
 DISTINCT_MOVIES = 4000  # real movies, each sent once: more than a short run gets through
 DISTINCT_SECONDS = 2.0
 BATCH_SIZES = (1, 100, 1000)
@@ -270,7 +272,17 @@ THROUGHPUT_HOW = (
     "of each forest split (sklearn learns it per split), which `moviescore.compiled` now "
     "copies into the graph. Smaller cuts on the request path: no sklearn `set_output` wrapper "
     "around the feature step, its column map built once per model, two ufuncs instead of "
-    "`np.clip`."
+    "`np.clip`, responses as plain dicts through one JSON encoder instead of pydantic objects, "
+    "the metrics' labelled children looked up once. The margin is thin: the per-round ratios "
+    "above; two earlier five-pair runs of this code gave medians of 43 % and 39 %. Measured "
+    "by hand under the same load (one worker, wrk -c32, 3 x 4 s each): with the regressor "
+    "replaced by a constant /predict does ~3,800-4,000 req/s instead of ~3,200-3,450; with the "
+    "feature step also replaced, ~4,700-5,000; validation plus a constant answer, ~7,600-8,200 "
+    "(bare level). So what is left is spread over the regressor call (~0.04 ms), the feature step "
+    "(~0.04 ms) and the glue (to_record, response, metrics; ~0.08 ms). Halving the XGBoost trees "
+    "(408 -> 201) changed nothing beyond noise, and a numba walk of the same trees costs what "
+    "ONNX Runtime does (0.015 vs 0.016 ms a row), so a faster evaluator or a smaller model is "
+    "not the next lever; a request path with fewer Python steps is."
 )
 
 
@@ -288,8 +300,15 @@ def _distinct_note(out: dict[str, Any]) -> str:
     )
 
 
+def pair_shares(out: dict[str, Any]) -> list[float]:
+    """/predict req/s over bare req/s of each back-to-back pair at 32 connections."""
+    api, bare = out["predict"][32]["rounds_rps"], out["bare"][32]["rounds_rps"]
+    return [a / b for a, b in zip(api, bare, strict=True)]
+
+
 def report(out: dict[str, Any], note: str, seconds: float) -> list[Target]:
-    share = out["predict"][32]["rps"] / out["bare"][32]["rps"]
+    shares = pair_shares(out)
+    share = statistics.median(shares)
     p99 = out["predict"][1]["p99_ms"]
     batch = out["batch"][1000]
     rows = []
@@ -316,7 +335,9 @@ def report(out: dict[str, Any], note: str, seconds: float) -> list[Target]:
     targets = [
         Target(
             "/predict throughput ≥ 40 % of bare FastAPI (32 connections)",
-            f"{share:.0%} ({out['predict'][32]['rps']:.0f} vs {out['bare'][32]['rps']:.0f} req/s)",
+            f"{share:.0%} (median of {len(shares)} back-to-back pairs, "
+            f"{min(shares):.0%}–{max(shares):.0%}; median req/s {out['predict'][32]['rps']:.0f} "
+            f"vs {out['bare'][32]['rps']:.0f})",
             share >= TARGET_SHARE,
             "" if share >= TARGET_SHARE else _share_note(out),
         ),
@@ -342,12 +363,14 @@ def report(out: dict[str, Any], note: str, seconds: float) -> list[Target]:
             "Client and servers share the 2 cores, so the 32-connection figures are "
             "CPU-bound for both servers alike.",
             table(["endpoint", "clients", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors"], rows),
-            f"32-connection rows: the median of {ROUNDS} interleaved rounds; every round's "
-            "req/s, /predict: "
+            f"32-connection rows: the median of {ROUNDS} rounds, each a /predict run then a bare "
+            "run; req/s per round, /predict: "
             + ", ".join(f"{r:.0f}" for r in out["predict"][32]["rounds_rps"])
             + "; bare: "
             + ", ".join(f"{r:.0f}" for r in out["bare"][32]["rounds_rps"])
-            + ".",
+            + "; the target is read from the median of the per-round ratios ("
+            + ", ".join(f"{r:.0%}" for r in shares)
+            + ").",
             _distinct_note(out),
             f"API RSS: {out['rss_idle_mb']:.0f} MB idle with the model loaded, "
             f"{out['rss_peak_mb']:.0f} MB peak under load (psutil, every 0.1 s); "
