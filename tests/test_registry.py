@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from sklearn.dummy import DummyRegressor
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
+from moviescore import registry as reg_module
 from moviescore.config import Settings, get_settings
 from moviescore.registry import (
     CHAMPION_KEY,
@@ -243,6 +245,8 @@ def test_list_versions_and_history_newest_first(registry: Registry) -> None:
     assert [m["version"] for m in listed] == versions[::-1]
     assert [m["champion"] for m in listed] == [False, True, False]
     assert listed[0]["model_name"] == "random_forest"
+    assert registry.list_versions(limit=2) == listed[:2]
+    assert registry.list_versions(limit=5) == listed
 
     history = registry.history()
     assert [h["version"] for h in history] == [versions[1], versions[0]]
@@ -325,3 +329,20 @@ def test_decisions_lists_newest_runs_first_promoted_or_not(registry: Registry) -
         registry.write_decision(f"run-{ds}", {"ds": ds, "promoted": promoted})
     assert [d["ds"] for d in registry.decisions()] == ["2026-11-22", "2026-11-21", "2026-11-20"]
     assert [d["ds"] for d in registry.decisions(limit=1)] == ["2026-11-22"]
+
+
+def test_list_versions_with_a_limit_reads_only_the_newest_manifests(
+    registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    days = iter(range(1, 6))  # versions created on five different days
+    make_id = reg_module.new_version_id
+    monkeypatch.setattr(
+        reg_module, "new_version_id", lambda name: make_id(name, datetime(2026, 1, next(days)))
+    )
+    older = [registry.publish(tiny_pipeline(1.0), manifest_for("xgboost")) for _ in range(5)]
+    read: list[str] = []
+    manifest = registry.manifest
+    monkeypatch.setattr(registry, "manifest", lambda v: read.append(v) or manifest(v))
+    newest = registry.list_versions(limit=2)
+    assert [m["version"] for m in newest] == [older[4], older[3]]
+    assert sorted(read) == sorted(older[3:])  # a year of versions costs two GETs, not 365

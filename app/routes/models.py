@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 
 from app.model_manager import ModelManager
 from app.schemas import ModelsOverview, ModelStatus
@@ -52,16 +52,22 @@ async def model(request: Request) -> ModelStatus:
 @router.get(
     "/models", response_model=ModelsOverview, responses={503: {"description": "no registry"}}
 )
-def models(request: Request) -> ModelsOverview:
-    # sync: this reads S3, so it runs in the thread pool, away from /predict's event loop.
+def models(
+    request: Request,
+    limit: Annotated[
+        int, Query(ge=1, le=1000, description="newest versions and champion changes to list")
+    ] = 50,
+) -> ModelsOverview:
+    # sync: this reads S3 (one GET per listed version), so it runs in the thread pool, away from
+    # /predict's event loop; `limit` bounds it however long the registry's history grows.
     manager: ModelManager = request.app.state.manager
     registry: Any = manager.registry
     if registry is None:
         raise HTTPException(503, "this server has no model registry configured")
     try:
         pointer = registry.champion()
-        versions = registry.list_versions()
-        history = registry.history()
+        versions = registry.list_versions(limit)
+        history = registry.history(limit)
         runs = registry.decisions()
     except Exception as exc:
         raise HTTPException(503, f"model registry unreachable: {exc}") from exc

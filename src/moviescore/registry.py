@@ -47,6 +47,7 @@ RUNS = "runs/"
 MODEL_FILE = "model.joblib"
 MANIFEST_FILE = "manifest.json"
 VERSION_RE = re.compile(r"^\d{8}-\d{6}-[a-z0-9_]+-[0-9a-f]{6}$")
+VERSION_SECOND_CHARS = len("YYYYMMDD-HHMMSS")  # a version id starts with its creation second
 
 
 class RegistryError(S3Error):
@@ -202,15 +203,22 @@ class Registry:
         manifest, blobs = self.verify(version)
         return ModelBundle(version, manifest, joblib.load(io.BytesIO(blobs[MODEL_FILE])))
 
-    def list_versions(self) -> list[dict[str, Any]]:
-        """Every complete version's manifest, newest first, with `champion: bool`."""
+    def list_versions(self, limit: int | None = None) -> list[dict[str, Any]]:
+        """Complete versions' manifests, newest first, with `champion: bool`: the `limit` newest,
+        or all. Only the manifests that can be among the newest are read (one GET each)."""
         _, prefixes = self.store.list(MODELS, "/")
+        ids = sorted(
+            (v for p in prefixes if VERSION_RE.match(v := p[len(MODELS) :].rstrip("/"))),
+            reverse=True,
+        )  # models/history/ and strays are not versions
+        if limit is not None and len(ids) > limit:
+            # Ids start with their creation second; keep the ties of the last second kept, the
+            # manifests' created_at orders them.
+            second = ids[limit - 1][:VERSION_SECOND_CHARS]
+            ids = [v for v in ids if v[:VERSION_SECOND_CHARS] >= second]
         current = (self.champion() or {}).get("version")
         out = []
-        for prefix in prefixes:
-            version = prefix[len(MODELS) :].rstrip("/")
-            if not VERSION_RE.match(version):
-                continue  # models/history/
+        for version in ids:
             try:
                 doc = self.manifest(version)
             except VersionNotFound:
@@ -218,7 +226,10 @@ class Registry:
             except RegistryError as exc:  # listed, so an operator sees the broken one
                 doc = {"version": version, "error": str(exc)}
             out.append(doc | {"champion": version == current})
-        return sorted(out, key=lambda m: (str(m.get("created_at", "")), m["version"]), reverse=True)
+        newest = sorted(
+            out, key=lambda m: (str(m.get("created_at", "")), m["version"]), reverse=True
+        )
+        return newest[:limit]
 
     # --- champion ---------------------------------------------------------------------------
     def champion(self) -> dict[str, Any] | None:

@@ -24,6 +24,11 @@ def test_models_lists_versions_champion_and_history(
     manager.poll_once()
     with TestClient(create_app(s3_settings, manager=manager)) as client:
         body = client.get("/models").json()
+        newest = client.get("/models", params={"limit": 1}).json()
+        refused = client.get("/models", params={"limit": 0})
+    assert [v["version"] for v in newest["versions"]] == [v2]
+    assert [h["version"] for h in newest["history"]] == [v2]
+    assert refused.status_code == 422 and "limit" in refused.text
     assert body["champion"] == v2
     assert body["served_version"] == v2
     assert [v["version"] for v in body["versions"]] == [v2, v1]
