@@ -135,7 +135,8 @@ class ModelStatus(BaseModel):
     evaluator: str | None = Field(
         None,
         description="what computes the trees: 'onnxruntime' (compiled and verified at load) "
-        "or 'native' (the library's own predict, when compiling was not faithful)",
+        "or 'native' (the library's own predict, when the regressor could not be compiled "
+        "faithfully)",
     )
     poll_seconds: float
     last_poll_at: str | None = None

@@ -6,8 +6,9 @@ session answers one row of any of the three candidates in ~0.01-0.02 ms. The con
 by the libraries' own converters (onnxmltools for the boosters, skl2onnx for the forest) when a
 model is loaded; the pickled pipeline stays the source of truth.
 
-A compiled model is only used once it agrees with the library's predict on rows that reach every
-leaf interval of every split (`boundary_rows`); otherwise the caller keeps the library's predict.
+A compiled model is only used once it agrees with the library's predict on rows that reach both
+sides of every split and every missing-value branch (`boundary_rows`); otherwise the caller keeps
+the library's predict.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from onnx import helper
 # Ratings are answered to two decimals; float32 tree sums differ from float64 ones by ~1e-5.
 TOLERANCE = 1e-3
 MAX_CHECK_ROWS = 2048
-TREE_OPS = ("TreeEnsembleRegressor", "TreeEnsemble")
+TREE_OP = "TreeEnsembleRegressor"  # what onnxmltools and skl2onnx emit for all three candidates
 
 
 class CompileError(ValueError):
@@ -64,7 +65,7 @@ def to_onnx(regressor: Any, n_features: int) -> onnx.ModelProto:
 
 
 def _tree_node(model: onnx.ModelProto) -> onnx.NodeProto:
-    nodes = [n for n in model.graph.node if n.op_type in TREE_OPS]
+    nodes = [n for n in model.graph.node if n.op_type == TREE_OP]
     if len(nodes) != 1:
         raise CompileError(f"expected one tree-ensemble node, found {len(nodes)}")
     return nodes[0]
