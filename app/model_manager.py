@@ -10,6 +10,7 @@ backoff, so a corrupt upload does not cost a download every poll.
 
 from __future__ import annotations
 
+import functools
 import gc
 import logging
 import threading
@@ -54,6 +55,11 @@ class ServedModel:
     @property
     def model_name(self) -> str:
         return str(self.bundle.manifest.get("model_name", "unknown"))
+
+    @functools.cached_property
+    def identity(self) -> dict[str, str]:
+        """What every answer says about the model that gave it (built once, not per request)."""
+        return {"model_version": self.version, "model_name": self.model_name}
 
 
 @dataclass
@@ -183,13 +189,8 @@ class ModelManager:
         self._failed.pop(version, None)
         self._failed_pointer = None
         self.reload_successes += 1
-        log.info("serving model %s (%s) from %s", version, self.served_model_name, uri)
+        log.info("serving model %s (%s) from %s", version, pointer.get("model_name"), uri)
         return "loaded"
-
-    @property
-    def served_model_name(self) -> str | None:
-        served = self.served
-        return served.model_name if served else None
 
     def _record_failure(self, version: str, previous: _Failure | None, exc: Exception) -> None:
         count = previous.count + 1 if previous else 1

@@ -346,3 +346,26 @@ def test_list_versions_with_a_limit_reads_only_the_newest_manifests(
     newest = registry.list_versions(limit=2)
     assert [m["version"] for m in newest] == [older[4], older[3]]
     assert sorted(read) == sorted(older[3:])  # a year of versions costs two GETs, not 365
+
+
+def test_rollback_skips_a_history_entry_that_never_became_champion(
+    registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A promotion killed between its history entry and champion.json leaves a newer entry
+    naming a version that never served: rollback goes to the champion before the current one,
+    reading the history only back to it."""
+    v1, v2, stray = (
+        registry.publish(tiny_pipeline(float(i)), manifest_for("xgboost")) for i in range(3)
+    )
+    for version in (v1, v1, v2):  # old entries of v1 beyond the one rollback needs
+        registry.set_champion(version, {"promote": True})
+    champion = raw_json(registry, "models/champion.json")
+    registry.set_champion(stray, {"promote": True})
+    raw_put(registry, "models/champion.json", json.dumps(champion).encode())  # the kill
+    read: list[str] = []
+    get_json = registry._get_json
+    monkeypatch.setattr(registry, "_get_json", lambda key: read.append(key) or get_json(key))
+
+    assert registry.rollback()["version"] == v1
+    history_reads = [k for k in read if k.startswith("models/history/")]
+    assert len(history_reads) == 3  # stray, v2, v1: the oldest v1 entry is never fetched

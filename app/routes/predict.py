@@ -47,8 +47,7 @@ def _prediction(rating: float, sentiment: tuple[float, float], model: dict[str, 
 def _predict(request: Request, movies: Sequence[MovieIn]) -> tuple[ServedModel, list[Any]]:
     served = served_model(request)  # read the reference once: one model answers the whole call
     ratings, sentiments = served.scorer.score([m.to_record() for m in movies])
-    model = {"model_version": served.version, "model_name": served.model_name}
-    out = [_prediction(r, s, model) for r, s in zip(ratings, sentiments, strict=True)]
+    out = [_prediction(r, s, served.identity) for r, s in zip(ratings, sentiments, strict=True)]
     request.app.state.metrics.predictions.inc(len(out))
     return served, out
 
@@ -70,5 +69,4 @@ async def predict(movie: MovieIn, request: Request) -> Response:
 def predict_batch(batch: BatchIn, request: Request) -> Response:
     # sync: up to 1000 rows is enough CPU to keep it off the event loop (runs in the thread pool).
     served, predictions = _predict(request, batch.movies)
-    batch_out = {"model_version": served.version, "model_name": served.model_name}
-    return _json(batch_out | {"predictions": predictions})
+    return _json(served.identity | {"predictions": predictions})

@@ -169,6 +169,10 @@ class MovieFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
     def fit_transform(self, X: Any, y: Any = None, **fit_params: Any) -> np.ndarray:
         """Fit, then encode the training rows out-of-fold so they never see their own label,
         and blank the keywords of `unknown_keywords_share` of them (training rows only)."""
+        if not 0.0 <= self.unknown_keywords_share <= 1.0:  # before any work, not after it
+            raise ValueError(
+                f"unknown_keywords_share must be in [0, 1], got {self.unknown_keywords_share}"
+            )
         records = _records(X)
         self.fit(records, y)
         out = self.transform(records)
@@ -179,10 +183,6 @@ class MovieFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
 
     def _mask_keywords(self, out: np.ndarray) -> None:
         """Seeded rows get the features a keyword-less source would give them."""
-        if not 0.0 <= self.unknown_keywords_share <= 1.0:
-            raise ValueError(
-                f"unknown_keywords_share must be in [0, 1], got {self.unknown_keywords_share}"
-            )
         names = list(self.get_feature_names_out())
         cols = [i for i, n in enumerate(names) if n == f"n_{MASKED_FIELD}"]
         cols += [i for i, n in enumerate(names) if n.startswith(f"te_{MASKED_FIELD}_")]
@@ -193,7 +193,7 @@ class MovieFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
         self, records: Sequence[Mapping[str, Any]], y_arr: np.ndarray, out: np.ndarray
     ) -> None:
         items = self._item_sets(records)  # parsed once, reused by every fold
-        start = len(BASE_FEATURES) + len(self.genres_) + len(self.languages_)
+        start = self._columns[2]  # where the target encodings begin
         kfold = KFold(self.folds, shuffle=True, random_state=0)
         for fit_idx, enc_idx in kfold.split(out):
             fold_enc = self._encodings_from([items[i] for i in fit_idx], y_arr[fit_idx])

@@ -12,8 +12,9 @@ Layout in the bucket:
 
 A version id is `YYYYmmdd-HHMMSS-<model>-<6 hex>` (UTC): sortable by time, unique, readable.
 Readers never see a pointer to a half-written version: `publish` uploads the model, then the
-manifest, and checks both with HEAD; `set_champion` checks them again, appends history, and only
-then writes `champion.json`. `load` verifies the manifest signature (when `MODEL_SIGNING_KEY` is
+manifest, and HEADs the model file against the size the manifest records; `set_champion` reads
+the manifest back, checks the model file again, appends history, and only then writes
+`champion.json`. `load` verifies the manifest signature (when `MODEL_SIGNING_KEY` is
 set) before fetching model bytes and the sha256 of every file before unpickling. Every error is
 an `S3Error` (`moviescore.s3`): `S3Unavailable`, `BucketMissing`, `VersionNotFound`,
 `IntegrityError`, or a plain `RegistryError`.
@@ -24,9 +25,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import io
+import itertools
 import json
 import re
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -124,7 +127,7 @@ class Registry:
 
     # --- versions ---------------------------------------------------------------------------
     def publish(self, pipeline: Any, manifest: dict[str, Any]) -> str:
-        """Upload a new version (model, then manifest) and check both with HEAD; its id."""
+        """Upload a new version (model, then manifest), HEAD the model file; its id."""
         model_name = manifest.get("model_name")
         if not isinstance(model_name, str) or not model_name:
             raise ValueError("manifest needs a 'model_name'")
@@ -258,15 +261,22 @@ class Registry:
             "action": action,
             "decision": decision,
         }
-        self.store.put(f"{HISTORY}{now:%Y%m%dT%H%M%S%fZ}-{version}.json", _to_json(pointer))
-        self.store.put(CHAMPION_KEY, _to_json(pointer))
-        return self._parse(CHAMPION_KEY, _to_json(pointer))
+        body = _to_json(pointer)
+        self.store.put(f"{HISTORY}{now:%Y%m%dT%H%M%S%fZ}-{version}.json", body)
+        self.store.put(CHAMPION_KEY, body)
+        return self._parse(CHAMPION_KEY, body)
 
     def history(self, limit: int | None = None) -> list[dict[str, Any]]:
         """Champion changes, newest first (the `limit` newest, or all)."""
+        return list(itertools.islice(self._history_newest_first(), limit))
+
+    def _history_newest_first(self) -> Iterator[dict[str, Any]]:
+        """History entries fetched one GET at a time, so a reader can stop early."""
         keys, _ = self.store.list(HISTORY)
-        entries = (self._get_json(key) for key in sorted(keys, reverse=True)[:limit])
-        return [e for e in entries if e is not None]
+        for key in sorted(keys, reverse=True):
+            entry = self._get_json(key)
+            if entry is not None:
+                yield entry
 
     def rollback(self, version: str | None = None) -> dict[str, Any]:
         """Make `version` (default: the champion before the current one) the champion again."""
@@ -279,11 +289,21 @@ class Registry:
         return self.set_champion(target, {"promote": True, "reason": reason}, action="rollback")
 
     def _previous_champion(self, current: str | None) -> str:
-        versions = [e.get("version") for e in self.history()]
-        start = versions.index(current) if current in versions else 0
-        for candidate in versions[start:]:
-            if candidate and candidate != current:
+        """The newest other version in the history after `current`'s own entry (entries newer
+        than it were written by a promotion that never reached champion.json); the newest
+        other version if `current` has no entry. Reads the history only as far as needed."""
+        newest_other = None
+        seen_current = False
+        for entry in self._history_newest_first():
+            candidate = entry.get("version")
+            if candidate == current:
+                seen_current = True
+            elif candidate and seen_current:
                 return str(candidate)
+            elif candidate and newest_other is None:
+                newest_other = str(candidate)
+        if newest_other is not None and not seen_current:
+            return newest_other
         raise RegistryError(f"no earlier champion than {current} in the history to roll back to")
 
     # --- run decisions ----------------------------------------------------------------------

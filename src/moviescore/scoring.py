@@ -59,7 +59,6 @@ class Scorer:
     """A fitted `features + regressor` Pipeline made cheap to call many times."""
 
     def __init__(self, pipeline: Pipeline, compiled: bool = False) -> None:
-        self.pipeline = pipeline
         self._transforms = [step.transform for _, step in pipeline.steps[:-1]]
         regressor = pipeline.steps[-1][1]
         self._predict = native_predictor(regressor)

@@ -25,14 +25,12 @@ from urllib.parse import urlparse
 from botocore.exceptions import BotoCoreError, ClientError
 
 from moviescore.config import LOCAL_S3_ACCESS_KEY, LOCAL_S3_SECRET_KEY, Settings, get_settings
-from moviescore.s3 import client_for, ensure_bucket
+from moviescore.s3 import CONNECT_TIMEOUT_SECONDS, MAX_ATTEMPTS, client_for, ensure_bucket
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 log = logging.getLogger(__name__)
-
-WEED_DEFAULT_S3_PORT = 8333
 
 
 @dataclass(frozen=True)
@@ -53,7 +51,7 @@ class SeaweedPorts:
     @classmethod
     def shifted_to(cls, s3_port: int) -> SeaweedPorts:
         """weed's defaults shifted by one offset so that S3 lands on `s3_port`."""
-        offset = s3_port - WEED_DEFAULT_S3_PORT
+        offset = s3_port - cls().s3  # weed's default S3 port
         ports = tuple(p + offset for p in astuple(cls()))
         if not all(0 < p < 65536 for p in ports):
             raise ValueError(f"S3 port {s3_port} shifts weed's other ports out of range")
@@ -149,7 +147,9 @@ class LocalS3Server:
     def log_file(self) -> Path:
         return self.root / "weed.out"
 
-    def client(self, *, attempts: int = 3, connect_timeout: float = 2.0) -> S3Client:
+    def client(
+        self, *, attempts: int = MAX_ATTEMPTS, connect_timeout: float = CONNECT_TIMEOUT_SECONDS
+    ) -> S3Client:
         return client_for(
             self.endpoint_url,
             self.access_key,

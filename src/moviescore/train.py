@@ -130,13 +130,14 @@ def train_candidate(name: str, splits: Splits) -> CandidateResult:
     fit_rows = pd.concat([splits.train, splits.val], ignore_index=True)
     pipeline, _ = _fit(name, fit_rows, **refit_params)
     features, model = pipeline[0], pipeline[-1]
+    scorer = Scorer(pipeline)  # the prediction path evaluation and serving share
 
     test_true = splits.test[LABEL].to_numpy(dtype=float)
-    test_pred = clamp(model.predict(features.transform(splits.test)))
+    test_pred = scorer.ratings(splits.test)
     fit_true = fit_rows[LABEL].to_numpy(dtype=float)
     per_split = {
         # in-sample features, as the served pipeline sees these rows (not the out-of-fold ones)
-        "train": _scores(fit_true, clamp(model.predict(features.transform(fit_rows)))),
+        "train": _scores(fit_true, scorer.ratings(fit_rows)),
         "val": val_scores,
         "test": _scores(test_true, test_pred),
     }

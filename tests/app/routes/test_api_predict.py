@@ -110,7 +110,9 @@ def test_batch_bounds(client: TestClient) -> None:
     assert bad_item.json()["detail"][0]["loc"] == ["body", "movies", 1, "runtime"]
 
 
-def test_full_batch_of_1000_is_one_fast_call(client: TestClient) -> None:
+def test_full_batch_of_1000_fits_the_default_body_limit_and_scores_every_movie(
+    client: TestClient,
+) -> None:
     response = client.post(
         "/predict/batch", json={"movies": [movie(runtime=80 + i % 90) for i in range(1000)]}
     )
