@@ -31,8 +31,9 @@ COPY --chown=airflow:root app /opt/moviescore/app
 RUN pip install --no-cache-dir --no-deps /opt/moviescore \
  && python -c "import moviescore.pipeline, airflow; assert airflow.__version__ == '${AIRFLOW_VERSION}'"
 COPY --chown=airflow:root dags /opt/airflow/dags
-ENV WANDB_START_METHOD=thread \
-    DATA_DIR=/opt/airflow/data
+# W&B inside Airflow tasks: threads, not multiprocessing, however the image is run. DATA_DIR is
+# set by docker-compose-airflow.yaml, beside the volume it points at.
+ENV WANDB_START_METHOD=thread
 
 # ---- instance B: shared base --------------------------------------------------------------------
 FROM python:${PYTHON_VERSION}-slim AS serve-base
@@ -49,16 +50,13 @@ RUN uv sync --frozen --no-dev --extra serve --no-editable \
  && useradd --system --uid 10001 --home-dir /app moviescore
 USER moviescore
 
+# Health checks live in docker-compose-fastapi.yaml (the way these images are run), not here.
 FROM serve-base AS api
 EXPOSE 8000
-HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
-  CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=2)"
 # 0.0.0.0 inside the container only; compose publishes the port on 127.0.0.1.
 CMD ["moviescore", "serve", "--host", "0.0.0.0", "--port", "8000"]
 
 FROM serve-base AS ui
 EXPOSE 8501
-HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
-  CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8501/_stcore/health', timeout=2)"
 CMD ["streamlit", "run", "/app/streamlit_app.py", "--server.address", "0.0.0.0", \
      "--server.port", "8501", "--server.headless", "true", "--browser.gatherUsageStats", "false"]

@@ -10,6 +10,7 @@ One command each (from the repository root, loopback only, bounded in time):
 Every benchmark calls the library (never a copy of its logic), so it measures what ships. Results
 land in docs/BENCHMARKS.md between `<!-- bench:NAME -->` markers, as JSON in docs/bench/NAME.json
 (which the summary table at the top is rebuilt from) and as PNG plots in docs/bench/.
-Shared pieces: `report` (sections, summary), `stack` (SeaweedFS + champion + API subprocess),
-`seed_recipe` (the seed project's model, a baseline only), `bare_app` (the FastAPI yardstick).
+Shared pieces: `report` (sections, summary), `stack` (SeaweedFS + champion + API subprocess, the
+forward split), `rss` (peak memory sampler), `seed_recipe` (the seed project's model, a baseline
+only), `bare_app` (the FastAPI yardstick), `profile` (py-spy samples grouped into components).
 """

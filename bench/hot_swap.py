@@ -21,8 +21,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from app.schemas import EXAMPLE_MOVIE
 from bench.report import Target, machine_note, save_results, table, write_section
-from bench.stack import ROOT, publish, request_movies, serving_stack, train_candidates
+from bench.stack import ROOT, publish, serving_stack, train_candidates
 
 CONCURRENCY = 4
 SETTLE_SECONDS = 2.0  # the target's slack beyond one poll interval
@@ -31,7 +32,7 @@ SETTLE_SECONDS = 2.0  # the target's slack beyond one poll interval
 async def _client(url: str, seconds: float, out: Path) -> None:
     import httpx
 
-    body = request_movies(1)[0]
+    body = EXAMPLE_MOVIE  # no CSV read: load must run before the first swap, 3 s after start
     log: list[tuple[float, int, str | None]] = []
     deadline = time.monotonic() + seconds
 

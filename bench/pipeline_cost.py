@@ -22,7 +22,6 @@ import resource
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import zipfile
 from pathlib import Path
@@ -33,9 +32,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
-import psutil
 
 from bench.report import ASSETS, Target, machine_note, save_results, table, write_section
+from bench.rss import PeakRss
 from bench.stack import DATA, ROOT
 from moviescore.s3 import ensure_bucket
 from moviescore.seaweedfs import LocalS3Server, SeaweedPorts
@@ -63,26 +62,6 @@ def write_snapshot(n: int, out: Path, seed: int = 0) -> Path:
     return out
 
 
-class PeakRss:
-    """Peak RSS of this process during a `with` block (psutil, every 50 ms)."""
-
-    def __enter__(self) -> PeakRss:
-        self.proc, self.peak = psutil.Process(), psutil.Process().memory_info().rss
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.05):
-            self.peak = max(self.peak, self.proc.memory_info().rss)
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(1)
-        self.peak = max(self.peak, self.proc.memory_info().rss)
-
-
 def worker(n: int, folder: Path) -> dict[str, Any]:
     """Run the four steps on `n` movies (settings come from the environment); timings."""
     from moviescore import pipeline
@@ -94,7 +73,7 @@ def worker(n: int, folder: Path) -> dict[str, Any]:
     candidates = []
 
     def timed(name: str, fn: Any, *args: Any) -> Any:
-        with PeakRss() as rss:
+        with PeakRss(every=0.05) as rss:
             start = time.perf_counter()
             result = fn(*args)
             seconds = time.perf_counter() - start
@@ -250,7 +229,7 @@ def run(sizes: tuple[int, ...], budget: float) -> None:
             "because fixed costs per run (W&B init, S3 round trips, model pickling, imports) "
             "dominate the small sizes. Per step, between the two largest sizes: "
             + ", ".join(f"{name} {value:.2f}" for name, value in step_slopes(results).items())
-            + " (tree building is n log n: a slope a little above 1 is expected there)."
+            + "."
             if k is not None
             else "",
             *(f"Cap: {s}." for s in skipped),

@@ -3,7 +3,7 @@
 `py-spy record --format raw` writes one collapsed stack per line ("f1 (file:line);f2 …" count).
 Each sample is charged to the component of its innermost frame that matches a rule, so numpy
 under LightGBM counts as "model predict" and TextBlob under features.py as "sentiment".
-py-spy is not a project dependency: `uv pip install --python .venv/bin/python py-spy`.
+py-spy is in the dev dependency group, so `make install` puts it in .venv/bin.
 """
 
 from __future__ import annotations

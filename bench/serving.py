@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,9 @@ import psutil
 from app.schemas import EXAMPLE_MOVIE
 from bench import profile
 from bench.report import Target, machine_note, save_results, table, write_section
+from bench.rss import PeakRss
 from bench.stack import ROOT, free_port, request_movies, serving_stack, stop_pid, wait_http
+from moviescore.features import _cached_sentiment
 
 LUA = Path(__file__).with_name("wrk_post.lua")
 CONNECTIONS = (1, 8, 32)
@@ -43,28 +45,6 @@ DISTINCT_SECONDS = 2.0
 BATCH_SIZES = (1, 100, 1000)
 TARGET_SHARE, TARGET_P99_MS, TARGET_BATCH_MS = 0.40, 10.0, 100.0
 PROFILE_SECONDS = 6.0
-
-
-class RssSampler:
-    """Peak resident memory of one PID, sampled on a thread until `stop()`."""
-
-    def __init__(self, pid: int, every: float = 0.1) -> None:
-        self.proc, self.every, self.peak = psutil.Process(pid), every, 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self.proc.memory_info().rss)
-            self._stop.wait(self.every)
-
-    def __enter__(self) -> RssSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(2)
 
 
 def _per_call_ms(fn: Any, calls: int = 1000) -> float:
@@ -84,7 +64,7 @@ def model_costs(pipeline: Any, movie: dict[str, Any], overviews: list[str]) -> d
     records = [MovieIn.model_validate(movie).to_record()]
     served, X = Scorer(pipeline, compiled=True), pipeline[0].transform(records)
     native = native_predictor(pipeline[-1])
-    first_seen = iter(overviews * 2)  # the cached path is what a repeated overview costs
+    first_seen = iter(overviews)  # _pattern_sentiment is uncached: one overview per call
     return {
         "features (overview sentiment cached)": _per_call_ms(lambda: served.matrix(records)),
         "overview sentiment, first time (TextBlob)": _per_call_ms(
@@ -158,7 +138,7 @@ def measure(seconds: float, profiling: bool) -> dict[str, Any]:
             bundle = stack.registry.load(out["model"]["version"])
             overviews = [m["overview"] for m in movies if m["overview"]]
             out["one_row_ms"] = model_costs(bundle.pipeline, EXAMPLE_MOVIE, overviews)
-            with RssSampler(stack.api.pid) as rss:
+            with PeakRss(stack.api.pid) as rss:
                 for url in (f"{stack.api_url}/predict", f"{bare_url}/predict"):  # warm-up
                     run_wrk(url, single, 8, 1)
                 # Different movies first, while every overview is new to the API's cache.
@@ -199,9 +179,8 @@ def profile_points(
         raw = folder / f"profile-{len(out['components'])}.txt"
         spy = profile.start(pid, PROFILE_SECONDS, raw)
         if spy is None:
-            return {
-                "error": "py-spy not installed: uv pip install --python .venv/bin/python py-spy"
-            }
+            # py-spy is in the dev group: `make install` (uv sync) puts it in .venv/bin
+            return {"error": "py-spy not found: run `make install`"}
         time.sleep(0.5)  # let py-spy attach
         run_wrk(url, body, clients, PROFILE_SECONDS - 1)
         spy.wait(PROFILE_SECONDS + 30)
@@ -254,7 +233,8 @@ def _batch_note(out: dict[str, Any]) -> str:
 
 
 # Measured by hand while working on the throughput target (in process, one row of the champion's
-# features; scratch scripts, not rerun by this script).
+# features; scratch scripts, not rerun by this script), unlike the report's "One movie through
+# the served path" line, which `model_costs` measures on every run.
 THROUGHPUT_HOW = (
     "**How the throughput target is met.** One /predict used to cost ~0.66 ms of server time "
     "against the 0.31 ms the target allows, half of it in the model's predict: XGBoost's "
@@ -264,9 +244,10 @@ THROUGHPUT_HOW = (
     "evaluator (0.18 ms a row, 6x slower than XGBoost on 1,000 rows) and treelite's GTIL "
     "(0.13 ms a row, 5x slower on batches). Adopted: the API compiles the champion's regressor "
     "to an ONNX Runtime session when it loads it (`moviescore.compiled`; onnxmltools / skl2onnx "
-    "convert, the pickled pipeline stays the source of truth): one row 0.016 ms for XGBoost, "
-    "0.013 ms for LightGBM, 0.008 ms for the forest; 1,000 rows 8.4 / 6.2 / 2.4 ms against the "
-    "libraries' 4.4 / 10.9 / 5.9 ms. The session is used only after it agrees with the "
+    "convert, the pickled pipeline stays the source of truth). Measured by hand while adopting "
+    "it (a scratch script, not this run): one row 0.016 ms for XGBoost, 0.013 ms for LightGBM, "
+    "0.008 ms for the forest; 1,000 rows 8.4 / 6.2 / 2.4 ms against the libraries' "
+    "4.4 / 10.9 / 5.9 ms. The session is used only after it agrees with the "
     "library's own predict to 1e-3 on rows that reach both sides of every split and every "
     "missing-value branch; the check caught skl2onnx sending missing values down a fixed branch "
     "of each forest split (sklearn learns it per split), which `moviescore.compiled` now "
@@ -289,6 +270,7 @@ THROUGHPUT_HOW = (
 
 def _distinct_note(out: dict[str, Any]) -> str:
     api, bare = out["distinct"]["predict"], out["distinct"]["bare"]
+    cached = _cached_sentiment.cache_info().maxsize or 0  # the features module's lru_cache
     cold = "every one" if api["requests"] <= DISTINCT_MOVIES else f"the first {DISTINCT_MOVIES:,}"
     return (
         f"With a different real movie in every request ({cold} of {api['requests']:,} with an "
@@ -296,8 +278,8 @@ def _distinct_note(out: dict[str, Any]) -> str:
         f"endpoint's {bare['rps']:.0f} on the same bodies ({api['rps'] / bare['rps']:.0%}), "
         f"p99 {api['p99_ms']:.1f} ms at 32 connections: TextBlob's sentiment of a new overview "
         "(below) costs about as much as the rest of the request. The API keeps the sentiment of "
-        "the last 65,536 overviews, so a user re-scoring one film with another budget or date "
-        "pays it once; the target is read from the documented example movie, repeated."
+        f"the last {cached:,} overviews, so a user re-scoring one film with another budget or "
+        "date pays it once; the target is read from the documented example movie, repeated."
     )
 
 
@@ -361,8 +343,8 @@ def report(out: dict[str, Any], note: str, seconds: float) -> list[Target]:
             "keep-alive, percentiles from wrk's histogram); /predict body = the API's documented "
             "example movie unless said otherwise; batches = the newest real movies of the shared "
             "data. "
-            "Client and servers share the 2 cores, so the 32-connection figures are "
-            "CPU-bound for both servers alike.",
+            f"Client and servers share the {os.cpu_count()} cores, so the 32-connection figures "
+            "are CPU-bound for both servers alike.",
             table(["endpoint", "clients", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors"], rows),
             f"32-connection rows: the median of {ROUNDS} rounds, each a /predict run then a bare "
             "run; req/s per round, /predict: "

@@ -17,13 +17,14 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pandas as pd
 
-from moviescore.dataset import label_filter, split_by_years
+from moviescore.dataset import Splits, label_filter, split_by_years
 from moviescore.models import CANDIDATES
 from moviescore.promotion import pick_challenger
 from moviescore.registry import Registry
@@ -35,6 +36,10 @@ ROOT = Path(__file__).resolve().parents[1]
 # The shared data sits beside the checkout (../shared/data), wherever the checkout is.
 DATA = ROOT.parent / "shared" / "data" / "tmdb_movies_before_2014.csv.zip"
 BUCKET = "bench"
+# The forward split every benchmark trains on: vote_count > 5, train <= 2009, validate 2010-2011,
+# test 2012-2013 (the rest of the snapshot).
+MIN_VOTES = 5
+TRAIN_UNTIL, VAL_UNTIL = 2009, 2011
 
 
 def free_port() -> int:
@@ -43,9 +48,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def forward_split(data: Path = DATA) -> tuple[pd.DataFrame, Splits]:
+    """The labelled movies of `data` and their forward split by release year."""
+    labelled = label_filter(read_snapshot(data), MIN_VOTES)
+    return labelled, split_by_years(labelled, TRAIN_UNTIL, VAL_UNTIL)
+
+
 def train_candidates(names: tuple[str, ...] = CANDIDATES) -> dict[str, CandidateResult]:
-    labelled = label_filter(read_snapshot(DATA), 5)
-    splits = split_by_years(labelled, 2009, 2011)
+    _, splits = forward_split()
     return {name: train_candidate(name, splits) for name in names}
 
 
@@ -96,7 +106,6 @@ class Stack:
     registry: Registry
     api_port: int = 0
     api: subprocess.Popen[bytes] | None = None
-    champions: list[str] = field(default_factory=list)
 
     @property
     def api_url(self) -> str:
@@ -144,7 +153,7 @@ def serving_stack(results: dict[str, CandidateResult] | None = None) -> Iterator
             best = pick_challenger(
                 [{"model_name": n, "metrics": r.metrics} for n, r in results.items()]
             )["model_name"]
-            stack.champions.append(publish(stack.registry, results[best]))
+            publish(stack.registry, results[best])
             yield stack
         finally:
             stack.stop()

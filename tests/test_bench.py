@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,9 @@ import pytest
 
 from bench import profile
 from bench.hot_swap import analyse
-from bench.quality import ABLATIONS
+from bench.quality import ABLATIONS, _sentiment_note
 from bench.report import Target, replace_section, save_results, write_section
+from bench.rss import PeakRss
 from bench.seed_recipe import SeedRecipe
 from bench.stack import DATA, free_port, stop_pid, wait_http
 
@@ -83,6 +85,23 @@ def test_ablations_blank_a_copy_not_the_input() -> None:
     out = ABLATIONS["budget"](df)
     assert (out["budget"] == 0).all() and (df["budget"] == 1e6).all()
     assert ABLATIONS["keywords"](df)["keywords"].map(len).sum() == 0
+
+
+def test_sentiment_note_names_every_sentiment_feature() -> None:
+    note = _sentiment_note(["budget", "overview_polarity", "overview_subjectivity"])
+    assert "(overview_polarity, overview_subjectivity)" in note
+    assert "not a model input" in _sentiment_note(["budget", "overview_words"])
+
+
+def test_peak_rss_sees_memory_freed_before_the_block_ends() -> None:
+    size = 64 * 2**20
+    with PeakRss(every=0.01) as rss:
+        before = rss.peak
+        block = np.ones(size // 8)  # written, so resident; freed (unmapped) below
+        time.sleep(0.2)
+        del block
+        time.sleep(0.05)
+    assert rss.peak - before >= size * 0.9
 
 
 def test_hot_swap_analysis_finds_first_answer_and_failures() -> None:

@@ -32,7 +32,8 @@ class CandidateResult:
     test_pred: np.ndarray
 
 
-def _scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+def scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+    """rmse, mae, r2 of predictions against the truth (every evaluation in the project)."""
     if len(y_true) == 0:
         raise ValueError("cannot evaluate on an empty split")
     return {
@@ -45,11 +46,11 @@ def _scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
 
 def evaluate(pipeline: Pipeline, df: pd.DataFrame) -> dict[str, float]:
     """rmse, mae, r2 of a fitted pipeline on raw rows that carry the label."""
-    return _scores(df[LABEL].to_numpy(dtype=float), Scorer(pipeline).ratings(df))
+    return scores(df[LABEL].to_numpy(dtype=float), Scorer(pipeline).ratings(df))
 
 
 def _split_metrics(per_split: dict[str, dict[str, float]]) -> dict[str, float]:
-    metrics = {f"{split}_{k}": v for split, scores in per_split.items() for k, v in scores.items()}
+    metrics = {f"{split}_{k}": v for split, values in per_split.items() for k, v in values.items()}
     metrics["rmse_gap"] = metrics["test_rmse"] - metrics["train_rmse"]
     return metrics
 
@@ -60,7 +61,7 @@ def baseline_metrics(splits: Splits) -> dict[str, float]:
     per_split = {}
     for name in SPLIT_NAMES:
         y = getattr(splits, name)[LABEL].to_numpy(dtype=float)
-        per_split[name] = _scores(y, np.full(len(y), mean))
+        per_split[name] = scores(y, np.full(len(y), mean))
     return _split_metrics(per_split)
 
 
@@ -119,7 +120,7 @@ def train_candidate(name: str, splits: Splits) -> CandidateResult:
             raise ValueError(f"split {split!r} is empty; cannot train {name}")
     selected, val_pred = _fit(name, splits.train, splits.val)
     assert val_pred is not None
-    val_scores = _scores(splits.val[LABEL].to_numpy(dtype=float), val_pred)
+    val_scores = scores(splits.val[LABEL].to_numpy(dtype=float), val_pred)
     params = default_params(name)
     best = _best_iteration(selected[-1])
     if best is not None:
@@ -137,9 +138,9 @@ def train_candidate(name: str, splits: Splits) -> CandidateResult:
     fit_true = fit_rows[LABEL].to_numpy(dtype=float)
     per_split = {
         # in-sample features, as the served pipeline sees these rows (not the out-of-fold ones)
-        "train": _scores(fit_true, scorer.ratings(fit_rows)),
+        "train": scores(fit_true, scorer.ratings(fit_rows)),
         "val": val_scores,
-        "test": _scores(test_true, test_pred),
+        "test": scores(test_true, test_pred),
     }
     names = [str(n) for n in features.get_feature_names_out()]
     importances = getattr(model, "feature_importances_", np.zeros(len(names)))
