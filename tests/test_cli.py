@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from moviescore.cli import app
 from moviescore.config import Settings
+from moviescore.pipeline import promote_step
 from moviescore.registry import Registry
 
 pytestmark = pytest.mark.integration
@@ -47,6 +48,18 @@ def test_pipeline_promotes_then_keeps_and_predicts_every_row(
     assert decision["promoted"] is False and decision["champion_version"] == champion["version"]
     assert len(list((s3_settings.raw_dir).iterdir())) == 1  # one partition for the date
 
+    # each candidate's W&B link reaches the decision (the UI's W&B column reads it from there)
+    run_dir = s3_settings.runs_dir / f"run-{DS}"
+    candidates = [json.loads(p.read_text()) for p in sorted(run_dir.glob("*/candidate.json"))]
+    assert len(candidates) == 3
+    for cand in candidates:  # W&B is disabled in tests: give each run the link an online one has
+        cand["wandb_run_id"] = f"run-of-{cand['model_name']}"
+        cand["wandb_url"] = f"https://wandb.ai/team/tmdb/runs/run-of-{cand['model_name']}"
+    kept = promote_step(DS, f"run-{DS}", candidates)
+    assert kept["promoted"] is False
+    linked = [(c["model_name"], c["wandb_run_id"], c["wandb_url"]) for c in kept["candidates"]]
+    assert linked == [(c["model_name"], c["wandb_run_id"], c["wandb_url"]) for c in candidates]
+
     out = tmp_path / "predictions.csv"
     run("predict", "--input", str(tmdb_details_csv), "--output", str(out))
     predictions = pd.read_csv(out)
@@ -82,6 +95,11 @@ def test_collect_twice_leaves_one_partition_with_the_same_rows(
     assert len(pd.read_parquet(partitions[0])) == outputs[0]["rows"]
 
 
-def test_a_bad_date_is_refused_before_any_work() -> None:
-    result = CliRunner().invoke(app, ["collect", "--date", "22/11/2026", "--source", "sample"])
-    assert result.exit_code != 0
+@pytest.mark.parametrize("bad", ["22/11/2026", "2026-02-30"])
+def test_a_bad_date_is_a_usage_error_before_any_work(settings: Settings, bad: str) -> None:
+    result = CliRunner().invoke(app, ["collect", "--date", bad, "--source", "sample"])
+    assert result.exit_code == 2, result.output  # click's usage error, not a traceback
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "Invalid value for '--date'" in result.output
+    assert f"'{bad}' is not a date" in result.output
+    assert not settings.data_dir.exists()  # nothing collected, nothing written

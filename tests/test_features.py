@@ -10,6 +10,7 @@ import pytest
 from textblob import TextBlob
 
 from moviescore.features import MovieFeatures, make_pipeline, sentiment
+from moviescore.schema import POST_RELEASE_FIELDS
 
 
 def movie(i: int, **over: object) -> dict:
@@ -95,6 +96,23 @@ def test_post_release_fields_never_change_the_output(fitted: MovieFeatures) -> N
     names = " ".join(fitted.get_feature_names_out())
     for post in ("vote", "popularity", "revenue"):
         assert post not in names
+
+
+@pytest.mark.parametrize("replacement", [-123.5, 10**12, "not a number", ["a", "list"], None])
+def test_schema_post_release_fields_are_never_read(replacement: object) -> None:
+    """Whatever schema.POST_RELEASE_FIELDS holds, in fit or transform, the matrix is the same."""
+    rows = [movie(i) for i in range(12)]
+    labels = [r["vote_average"] for r in rows]
+    assert POST_RELEASE_FIELDS and all(f in rows[0] for f in POST_RELEASE_FIELDS)
+    changed = [{**r, **dict.fromkeys(POST_RELEASE_FIELDS, replacement)} for r in rows]
+    assert all(changed[0][f] != rows[0][f] for f in POST_RELEASE_FIELDS)
+    on_rows = MovieFeatures(min_language_count=2).fit(rows, labels)
+    on_changed = MovieFeatures(min_language_count=2).fit(changed, labels)
+    expected = on_rows.transform(rows)
+    assert expected.shape[0] == len(rows) and np.isfinite(expected).any()
+    for feats in (on_rows, on_changed):
+        np.testing.assert_array_equal(feats.transform(changed), expected)
+        np.testing.assert_array_equal(feats.transform(rows), expected)
 
 
 def test_overview_sentiment_is_a_feature(fitted: MovieFeatures) -> None:
@@ -187,8 +205,12 @@ def test_target_encoding_is_out_of_fold_on_training_rows(train_df: pd.DataFrame)
 
 
 def test_without_labels_encodings_are_neutral(train_df: pd.DataFrame) -> None:
-    out = MovieFeatures().fit(train_df).transform(train_df)
-    assert np.isfinite(out[:, 0]).all()
+    feats = MovieFeatures().fit(train_df)
+    out = feats.transform(train_df)
+    te = [i for i, n in enumerate(feats.get_feature_names_out()) if n.startswith("te_")]
+    assert te and not feats.encodings_
+    encoded = out[:, te]  # 0 = the training mean; NaN only where the field itself is unknown
+    assert ((encoded == 0) | np.isnan(encoded)).all() and (encoded == 0).any()
 
 
 def test_single_dict_is_rejected_clearly(fitted: MovieFeatures) -> None:

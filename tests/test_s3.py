@@ -176,7 +176,7 @@ def test_serve_forever_runs_until_interrupted(
         "S3_BUCKET": "served",
         "DATA_DIR": str(tmp_path),
     }
-    code = "from moviescore.s3 import serve_forever; serve_forever()"
+    code = "from moviescore.seaweedfs import serve_forever; serve_forever()"
     proc = subprocess.Popen(
         [sys.executable, "-c", code], env=env, cwd=tmp_path, stdout=subprocess.PIPE, text=True
     )

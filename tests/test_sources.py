@@ -315,7 +315,7 @@ def test_tmdb_source_collects_the_date_window(
     failing = min(inside)
     with FakeTMDB(movies, api_key=KEY) as fake:
         fake.inject(f"/movie/{failing}", Fault.error(500), repeat=True)
-        with caplog.at_level(logging.ERROR, logger="moviescore.sources"):
+        with caplog.at_level(logging.INFO):
             df = load_source(
                 "tmdb", date=date(2024, 1, 5), snapshot=None, settings=tmdb_settings(settings, fake)
             )
@@ -325,9 +325,14 @@ def test_tmdb_source_collects_the_date_window(
     assert all(k == ["fake"] for k in df["keywords"])  # keywords were appended and mapped
     assert df["release_date"].between("2024-01-02", "2024-01-07").all()
     report = df.attrs[COLLECT_REPORT]
-    assert report["failed_ids"] == {str(failing): report["failed_ids"][str(failing)]}
+    assert set(report["failed_ids"]) == {str(failing)}  # JSON-shaped: ids as str keys
+    assert f"/movie/{failing}" in report["failed_ids"][str(failing)]
+    assert "HTTP 500" in report["failed_ids"][str(failing)]
+    assert report["details_fetched"] == len(df) and "details" not in report
     assert report["complete"] is False
-    assert f"TMDB movie {failing} not collected" in caplog.text
+    lost = [r for r in caplog.records if f"TMDB movie {failing} not collected" in r.getMessage()]
+    # said once, at ERROR, by the client that saw it fail
+    assert [(r.name, r.levelno) for r in lost] == [("moviescore.tmdb", logging.ERROR)]
     assert validate_raw(df).rejected.empty
 
 

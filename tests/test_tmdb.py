@@ -83,18 +83,34 @@ def test_wide_windows_are_split_until_under_the_page_cap(settings: Settings) -> 
     with FakeTMDB(movies, api_key=KEY, total_pages_hook=report) as fake:
         with make_client(settings, fake) as client:
             ids = client.discover_ids(START, START + timedelta(days=15))
-        windows = {
-            (r.params["primary_release_date.gte"], r.params["primary_release_date.lte"])
+        asked = [
+            (r.params["primary_release_date.gte"], r.params["primary_release_date.lte"], r.params)
             for r in fake.hits("/discover/movie")
-        }
+        ]
 
+    def days(lo: str, hi: str) -> int:
+        return (date.fromisoformat(hi) - date.fromisoformat(lo)).days + 1
+
+    windows = {(lo, hi) for lo, hi, _ in asked}
     assert len(ids) == len(set(ids)) == 130
     assert sorted(ids) == sorted(m["id"] for m in movies)
     assert ("2024-01-01", "2024-01-16") in windows  # asked once, found too big, split
     assert {("2024-01-01", "2024-01-04"), ("2024-01-13", "2024-01-16")} <= windows
-    assert all(
-        date.fromisoformat(hi) <= date.fromisoformat(lo) + timedelta(days=15) for lo, hi in windows
-    )
+    # a window reported past the cap is asked for page 1 only, then each of its halves is asked
+    for lo, hi in (w for w in windows if days(*w) > 4):
+        assert [params["page"] for a, b, params in asked if (a, b) == (lo, hi)] == ["1"]
+        mid = date.fromisoformat(lo) + timedelta(days=(days(lo, hi) - 1) // 2)
+        assert {(lo, mid.isoformat()), ((mid + timedelta(days=1)).isoformat(), hi)} <= windows
+    # pages past the first are read only from windows that fit the cap (here: <= 4 days) ...
+    later = {(lo, hi) for lo, hi, params in asked if params["page"] != "1"}
+    assert later and all(days(*w) <= 4 for w in later)
+    # ... and those windows cover the requested 16 days exactly once: none skipped, none twice
+    covered = [
+        date.fromisoformat(lo) + timedelta(days=n)
+        for lo, hi in sorted(w for w in windows if days(*w) <= 4)
+        for n in range(days(lo, hi))
+    ]
+    assert covered == [START + timedelta(days=n) for n in range(16)]
 
 
 def test_single_day_past_the_cap_is_truncated_loudly(

@@ -105,8 +105,8 @@ class Fault:
         return cls(status=200, body=b'{"page": 1, "results": [{"id": 1')
 
     @classmethod
-    def json(cls, obj: Any, status: int = 200) -> Fault:
-        return cls(status=status, body=json.dumps(obj).encode())
+    def json(cls, obj: Any) -> Fault:
+        return cls(status=200, body=json.dumps(obj).encode())
 
     @classmethod
     def connection_reset(cls) -> Fault:

@@ -16,6 +16,7 @@ def predict_file(
     input_path: Path, output_path: Path, version: str = "champion", settings: Settings | None = None
 ) -> int:
     """Predict with a registry version (default: the champion); returns the number of rows."""
+    from moviescore.dataset import atomic_write
     from moviescore.registry import Registry
     from moviescore.scoring import Scorer
     from moviescore.sources import read_snapshot
@@ -31,9 +32,6 @@ def predict_file(
     bundle = registry.load(version)
     ratings = Scorer(bundle.pipeline).ratings(movies)
     out = pd.DataFrame({"id": movies["id"], "predicted_rating": ratings.round(3)})
-    output_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output_path.with_name(f".{output_path.name}.tmp")
-    out.to_csv(tmp, index=False)
-    tmp.replace(output_path)
+    atomic_write(output_path, lambda tmp: out.to_csv(tmp, index=False))
     log.info("predicted %d movies with %s", len(out), version)
     return len(out)

@@ -6,7 +6,6 @@ import json
 import logging
 import subprocess
 import sys
-from datetime import date
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -27,13 +26,18 @@ class Source(StrEnum):
     sample = "sample"
 
 
+def _logical_date(value: str) -> str:
+    from moviescore.dataset import iso_day
+
+    try:
+        return iso_day(value)
+    except ValueError:  # a usage error (exit 2, names --date), not a traceback
+        raise typer.BadParameter(f"{value!r} is not a date: expected YYYY-MM-DD") from None
+
+
 DateOpt = Annotated[
     str,
-    typer.Option(
-        "--date",
-        help="Logical date YYYY-MM-DD (the DAG's ds).",
-        callback=lambda v: date.fromisoformat(v).isoformat(),
-    ),
+    typer.Option("--date", help="Logical date YYYY-MM-DD (the DAG's ds).", callback=_logical_date),
 ]
 SourceOpt = Annotated[
     Source | None,
@@ -180,7 +184,7 @@ def models_rollback(
 @app.command()
 def s3() -> None:
     """Run the embedded S3 server (SeaweedFS on 127.0.0.1) in the foreground until Ctrl-C."""
-    from moviescore.s3 import serve_forever
+    from moviescore.seaweedfs import serve_forever
 
     serve_forever()
 

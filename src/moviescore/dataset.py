@@ -1,17 +1,17 @@
 """Raw partitions per logical date, and the labelled, time-split data a training run sees.
 
 `DATA_DIR/raw/date=YYYY-MM-DD/movies.parquet` holds one date's validated batch. Writing a date
-again replaces its file atomically (temp file in the same directory, then `os.replace`), so a
-re-run never duplicates and a reader never sees half a file. Across dates a movie is kept once:
-the latest partition's version of it wins (its votes and rating are the freshest).
+again replaces its file atomically (`atomic_write`), so a re-run never duplicates and a reader
+never sees half a file. Across dates a movie is kept once: the latest partition's version of it
+wins (its votes and rating are the freshest).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import os
-import tempfile
+import uuid
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import NamedTuple
@@ -42,25 +42,37 @@ class Splits(NamedTuple):
     test: pd.DataFrame
 
 
+def iso_day(day: date | str) -> str:
+    """`day` as YYYY-MM-DD; ValueError for anything that is not a calendar date."""
+    return date.fromisoformat(str(day)).isoformat()
+
+
+def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
+    """Create or replace `path` all or nothing: `write` fills a temp file in the same directory
+    (creating its parents), which then replaces `path` in one rename. On any error the temp
+    file is removed and `path` keeps its old content; a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # a fresh name, created by `write` itself, so the file gets the usual umask permissions
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+    try:
+        write(tmp)
+        tmp.replace(path)  # os.replace: atomic within one directory
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def partition_path(day: date | str, settings: Settings) -> Path:
-    return settings.raw_dir / f"date={_iso(day)}" / PARTITION_FILE
+    return settings.raw_dir / f"date={iso_day(day)}" / PARTITION_FILE
 
 
 def write_partition(df: pd.DataFrame, date: date | str, settings: Settings) -> Path:
     """Write (or replace) the raw partition of `date`; returns its path."""
     path = partition_path(date, settings)
-    path.parent.mkdir(parents=True, exist_ok=True)
     table = pa.Table.from_pandas(
         df[list(RAW_COLUMNS)], schema=RAW_ARROW_SCHEMA, preserve_index=False
     )
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".movies.", suffix=".parquet.tmp")
-    os.close(fd)
-    try:
-        pq.write_table(table, tmp)
-        Path(tmp).replace(path)  # atomic within one directory
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda tmp: pq.write_table(table, tmp))
     log.info("wrote %d movies to %s", len(df), path)
     return path
 
@@ -68,7 +80,7 @@ def write_partition(df: pd.DataFrame, date: date | str, settings: Settings) -> P
 def read_partition(date: date | str, settings: Settings) -> pd.DataFrame:
     path = partition_path(date, settings)
     if not path.exists():
-        raise FileNotFoundError(f"no raw partition for {_iso(date)}: {path} does not exist")
+        raise FileNotFoundError(f"no raw partition for {iso_day(date)}: {path} does not exist")
     return _to_frame(pq.read_table(path, schema=RAW_ARROW_SCHEMA))
 
 
@@ -179,7 +191,3 @@ def _to_frame(table: pa.Table) -> pd.DataFrame:
                 values = [value or [] for value in values]
             df[name] = pd.Series(values, index=df.index, dtype=object)
     return with_dtypes(df[list(RAW_COLUMNS)])
-
-
-def _iso(day: date | str) -> str:
-    return date.fromisoformat(str(day)).isoformat()

@@ -72,8 +72,8 @@ def sample_db_path() -> Path:
     return Path(movie_path)
 
 
-def read_sample(db_path: Path | None = None) -> pd.DataFrame:
-    path = db_path or sample_db_path()
+def read_sample() -> pd.DataFrame:
+    path = sample_db_path()
     with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as connection:
         rows = connection.execute(QUERY).fetchall()
     records = [_to_raw(row) for row in rows]
@@ -83,8 +83,8 @@ def read_sample(db_path: Path | None = None) -> pd.DataFrame:
 
 def _to_raw(row: tuple[Any, ...]) -> dict[str, Any]:
     key, title, released, runtime, genre, language, country, rating, votes, production = row
-    languages = [code for name in _split(language) if (code := _language_code(name))]
-    first = _split(language)[:1]
+    names = _split(language)
+    languages = [code for name in names if (code := _language_code(name))]
     return {
         "id": ID_OFFSET + key,
         "title": as_text(title),
@@ -92,7 +92,7 @@ def _to_raw(row: tuple[Any, ...]) -> dict[str, Any]:
         "overview": None,
         "tagline": None,
         "release_date": as_text(released),
-        "original_language": _language_code(first[0]) if first else None,
+        "original_language": _language_code(names[0]) if names else None,
         "homepage": None,
         "status": "Released",
         "runtime": as_float(runtime),
@@ -119,7 +119,7 @@ def _babel_codes() -> tuple[dict[str, str], dict[str, str]]:
     """(English language name → ISO 639-1, English country name → ISO 3166-1) from Babel's CLDR."""
     try:
         from babel import Locale
-    except ImportError as exc:  # comes with the `train` extra; without it names stay unmapped
+    except ImportError as exc:  # comes with the `train` extra; without it the sample is unreadable
         raise RuntimeError("mapping the sample's language names needs `babel`") from exc
 
     english = Locale("en")

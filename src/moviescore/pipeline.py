@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,9 @@ SPLITS = ("train", "val", "test")
 
 def run_id_for(ds: str) -> str:
     """One pipeline run per logical date: a re-run of the date overwrites, never duplicates."""
-    return f"run-{date.fromisoformat(ds).isoformat()}"
+    from moviescore.dataset import iso_day
+
+    return f"run-{iso_day(ds)}"
 
 
 def collect_step(ds: str, source: str | None = None, snapshot: str | None = None) -> dict[str, Any]:
@@ -63,7 +66,8 @@ def _keep_unfetched(valid: pd.DataFrame, raw: pd.DataFrame, day: date, settings:
     from moviescore.dataset import partition_path, read_partition
     from moviescore.sources import COLLECT_REPORT
 
-    failed = {int(i) for i in (raw.attrs.get(COLLECT_REPORT) or {}).get("failed_ids", {})}
+    # the report is JSON-shaped (ids as str keys): back to the int ids of the frame
+    failed = {int(i) for i in raw.attrs.get(COLLECT_REPORT, {}).get("failed_ids", {})}
     if not failed or not partition_path(day, settings).exists():
         return valid
     earlier = read_partition(day, settings)
@@ -80,18 +84,23 @@ def _dataset_dir(settings: Settings, ds: str) -> Path:
 
 def preprocess_step(ds: str) -> dict[str, Any]:
     """Labelled, time-split training data from every partition up to `ds` (never later ones)."""
-    from moviescore.dataset import fingerprint, label_filter, read_all_partitions, time_split
+    from moviescore.dataset import (
+        atomic_write,
+        fingerprint,
+        label_filter,
+        read_all_partitions,
+        time_split,
+    )
 
     settings = get_settings()
     movies = read_all_partitions(settings, until=date.fromisoformat(ds))
     labelled = label_filter(movies, settings.min_vote_count)
     splits = time_split(labelled)
     out = _dataset_dir(settings, ds)
-    out.mkdir(parents=True, exist_ok=True)
     for name in SPLITS:
-        tmp = out / f".{name}.parquet.tmp"
-        getattr(splits, name).to_parquet(tmp, index=False)
-        tmp.replace(out / f"{name}.parquet")
+        atomic_write(
+            out / f"{name}.parquet", partial(getattr(splits, name).to_parquet, index=False)
+        )
     summary = {
         "ds": ds,
         "dataset": str(out),
@@ -199,7 +208,8 @@ def promote_step(ds: str, run_id: str, candidates: list[dict[str, Any]]) -> dict
         "previous_champion_error": champion_error,
         "baseline": baseline,
         "candidates": [
-            {k: c[k] for k in ("model_name", "metrics", "wandb_run_id")} for c in candidates
+            {k: c[k] for k in ("model_name", "metrics", "wandb_run_id", "wandb_url")}
+            for c in candidates
         ],
         "data": data_summary,
         "champion_version": champion_version,

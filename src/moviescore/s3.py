@@ -3,8 +3,8 @@
 `make_client` fails fast: an unreachable endpoint raises within seconds (short connect timeout,
 botocore "standard" retries) instead of the default minute-long wait. `s3_errors` turns botocore's
 exceptions into three readable ones (`S3Unavailable`, `BucketMissing`, `S3Error`).
-`LocalS3Server` and `serve_forever` live in `moviescore.seaweedfs` (they start a process; serving
-code never needs them) and are re-exported here lazily.
+The local S3 server (`LocalS3Server`, `serve_forever`) lives in `moviescore.seaweedfs`: it starts
+a process, which serving code never needs.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import functools
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import boto3
 from botocore.config import Config
@@ -139,15 +139,6 @@ def ensure_bucket(client: S3Client, bucket: str) -> None:
         except ClientError as exc:  # created concurrently by someone else: fine
             if error_code(exc) not in {"BucketAlreadyOwnedByYou", "BucketAlreadyExists"}:
                 raise
-
-
-def __getattr__(name: str) -> Any:
-    # `s3.LocalS3Server` / `s3.serve_forever` without importing subprocess machinery up front.
-    if name in {"LocalS3Server", "SeaweedPorts", "serve_forever"}:
-        from moviescore import seaweedfs
-
-        return getattr(seaweedfs, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 _MISSING_KEY = {"NoSuchKey", "404", "NotFound"}

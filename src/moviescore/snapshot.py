@@ -6,10 +6,12 @@
   so its keywords are None (unknown), not [] (none);
 - JSON Lines of TMDB `/movie/{id}` responses, keywords appended.
 
-Any of them may be zipped (a zip holding one file). The format is told by content, not by name:
-a file starting with `{` is JSON Lines, a CSV must have `id`, `title` and `genres` columns. A bad
-cell or row never stops the read and never disappears: see `records` for how it travels on to
-validation, which rejects it with the reason.
+Any of them may be zipped (a zip holding one file). The format is told by content, and by name
+only for JSON Lines: a file starting with `{` or named `*.jsonl`/`*.ndjson` (in a zip: the
+member's name) is JSON Lines; anything else must be a CSV with `id`, `title` and `genres` columns,
+and a `keywords` column marks the TMDB 5000 layout. A bad cell or row never stops the read and
+never disappears: see `records` for how it travels on to validation, which rejects it with the
+reason.
 """
 
 from __future__ import annotations

@@ -7,10 +7,8 @@ are kept as they came, for `validate` to reject with a reason (see `records`).
 
 from __future__ import annotations
 
-import logging
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
@@ -31,8 +29,6 @@ __all__ = [
     "tmdb_detail_to_raw",
     "tmdb_window",
 ]
-
-log = logging.getLogger(__name__)
 
 SOURCES = ("tmdb", "snapshot", "sample")
 COLLECT_REPORT = "collect_report"  # df.attrs key: CollectResult.report() of a live collection
@@ -87,14 +83,7 @@ def _collect_tmdb(day: date, settings: Settings) -> pd.DataFrame:
             f"(first: {first.window} page {first.page}: {first.error}) — the movies on them are "
             "unknown, so nothing is written; retry the collection"
         )
-    _log_losses(result.failed_ids, result.missing_ids)
+    # failed and vanished ids were logged by the client as they happened
     df = records_to_frame(tmdb_detail_to_raw(detail, source="tmdb") for detail in result.details)
     df.attrs[COLLECT_REPORT] = result.report()
     return df
-
-
-def _log_losses(failed_ids: dict[int, Any], missing_ids: list[int]) -> None:
-    for movie_id, error in failed_ids.items():
-        log.error("TMDB movie %s not collected: %s", movie_id, error)
-    if missing_ids:
-        log.warning("TMDB movies gone (404) since discovery: %s", missing_ids)

@@ -3,7 +3,7 @@
 TMDB serves at most 500 pages of 20 results per query, so a window that reports more is split in
 halves until every part fits; a single day that still does not fit is read up to the cap and the
 shortfall is reported. Requests (rate limit, retries, auth) are `tmdb_http`'s job; mapping the JSON
-to the raw schema is `sources.tmdb_detail_to_raw`'s.
+to the raw schema is `records.tmdb_detail_to_raw`'s.
 """
 
 from __future__ import annotations
@@ -129,7 +129,8 @@ class TMDBClient:
                     raise
                 except TMDBError as exc:
                     result.failed_ids[movie_id] = str(exc)
-                    log.warning("TMDB movie %s failed: %s", movie_id, exc)
+                    # retries are spent: the movie is lost from this collection (the one log of it)
+                    log.error("TMDB movie %s not collected: %s", movie_id, exc)
                     self._failed(result, str(exc))
                     continue
                 self._consecutive_failures = 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 
@@ -54,8 +54,8 @@ class CollectResult:
 
     def report(self) -> dict[str, Any]:
         """JSON-serialisable account of the run, without the bulky details."""
-        out = asdict(self)
-        out.pop("details")
+        out = asdict(replace(self, details=[]))  # never deep-copies the details
+        del out["details"]
         out["details_fetched"] = len(self.details)
         out["failed_ids"] = {str(k): v for k, v in self.failed_ids.items()}
         out["complete"] = self.complete

@@ -10,9 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import re
-import tempfile
 from collections import Counter
 from collections.abc import Callable
 from datetime import date
@@ -25,6 +23,7 @@ import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
 from moviescore.config import Settings
+from moviescore.dataset import atomic_write, iso_day
 from moviescore.records import OPTIONAL_LIST_FIELDS, PARSE_ERRORS, with_dtypes
 from moviescore.schema import LIST_FIELDS, RAW_COLUMNS, TEXT_FIELDS
 
@@ -185,25 +184,17 @@ def validate_raw(df: pd.DataFrame, max_rejected_share: float = 0.2) -> Validatio
 def write_rejected(report: ValidationReport, date: date | str, settings: Settings) -> Path | None:
     """DATA_DIR/rejected/date=D.csv with every rejected row and its reason (atomic); None and no
     file when nothing was rejected, so a clean re-run removes the stale report of a bad one."""
-    path = settings.rejected_dir / f"date={_iso(date)}.csv"
+    path = settings.rejected_dir / f"date={iso_day(date)}.csv"
     if report.rejected.empty:
         path.unlink(missing_ok=True)
         return None
-    path.parent.mkdir(parents=True, exist_ok=True)
     out = report.rejected.copy()
     for name in LIST_FIELDS:  # lists as JSON; raw unparseable text stays exactly as it came
         out[name] = [
             v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, default=str)
             for v in out[name]
         ]
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
-            out.to_csv(handle, index=False)
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda tmp: out.to_csv(tmp, index=False, encoding="utf-8"))
     log.warning("%d rejected rows written to %s", len(out), path)
     return path
 
@@ -211,7 +202,3 @@ def write_rejected(report: ValidationReport, date: date | str, settings: Setting
 def _kind(reason: str) -> str:
     """A reason without its row-specific parts (line number, offending value), for counting."""
     return re.split(r" \(|: '|; ", _LINE.sub("", reason))[0]
-
-
-def _iso(day: date | str) -> str:
-    return date.fromisoformat(str(day)).isoformat()

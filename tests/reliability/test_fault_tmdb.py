@@ -63,9 +63,11 @@ def test_429_storm_is_ridden_out_and_every_movie_collected(
 ) -> None:
     monkeypatch.setenv("TMDB_MAX_RETRIES", "2")
     get_settings.cache_clear()
-    # Every discover page and a third of the details are rate-limited twice before they answer.
-    fake.inject("/discover/movie", *[Fault.rate_limited("0")] * 2, where={"page": "1"})
-    fake.inject("/discover/movie", *[Fault.rate_limited("0")] * 2, where={"page": "2"})
+    # All three discover pages and a third of the details are rate-limited twice, then answer.
+    pages = -(-len(IN_WINDOW) // 20)
+    assert pages == 3
+    for page in range(1, pages + 1):
+        fake.inject("/discover/movie", *[Fault.rate_limited("0")] * 2, where={"page": str(page)})
     storm = sorted(IN_WINDOW)[::3]
     for movie_id in storm:
         fake.inject(f"/movie/{movie_id}", Fault.rate_limited("0"), Fault.rate_limited("0"))
@@ -74,9 +76,8 @@ def test_429_storm_is_ridden_out_and_every_movie_collected(
 
     assert out["rows"] == len(IN_WINDOW)
     assert partition_ids(tmdb_settings) == IN_WINDOW
-    pages = -(-len(IN_WINDOW) // 20)
     # every 429 was retried, and nothing else was asked twice
-    assert len(fake.requests) == pages + 2 * 2 + len(IN_WINDOW) + 2 * len(storm)
+    assert len(fake.requests) == pages + 2 * pages + len(IN_WINDOW) + 2 * len(storm)
 
 
 def test_transient_5xx_reset_and_truncated_json_are_retried(
