@@ -29,7 +29,7 @@ COPY --chown=airflow:root pyproject.toml README.md /opt/moviescore/
 COPY --chown=airflow:root src /opt/moviescore/src
 COPY --chown=airflow:root app /opt/moviescore/app
 RUN pip install --no-cache-dir --no-deps /opt/moviescore \
- && python -c "import moviescore.pipeline, airflow; assert airflow.__version__ == '${AIRFLOW_VERSION}'"
+ && python -c "import moviescore.steps, airflow; assert airflow.__version__ == '${AIRFLOW_VERSION}'"
 COPY --chown=airflow:root dags /opt/airflow/dags
 # W&B inside Airflow tasks: threads, not multiprocessing, however the image is run. DATA_DIR is
 # set by docker-compose-airflow.yaml, beside the volume it points at.

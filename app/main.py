@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 
 def make_manager(settings: Settings) -> ModelManager:
-    from moviescore.registry import Registry  # boto3 client built here, not at import
+    from moviescore.registry.store import Registry  # boto3 client built here, not at import
 
     return ModelManager(Registry.from_settings(settings), poll_seconds=settings.model_poll_seconds)
 

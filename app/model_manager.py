@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from moviescore.scoring import Scorer
+from moviescore.serving.scoring import Scorer
 
 if TYPE_CHECKING:
-    from moviescore.registry import ModelBundle
+    from moviescore.registry.store import ModelBundle
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ RETRY_MAX_SECONDS = 3600.0
 
 
 class ChampionSource(Protocol):
-    """The part of `moviescore.registry.Registry` the manager needs."""
+    """The part of `moviescore.registry.store.Registry` the manager needs."""
 
     bucket: str
 

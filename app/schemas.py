@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from moviescore.schema import RAW_COLUMNS
+from moviescore.ingest.raw_movie import RAW_COLUMNS
 
 MAX_BATCH = 1000
 MAX_LIST_ITEMS = 100

@@ -36,8 +36,8 @@ import numpy as np
 from bench.report import ASSETS, Target, machine_note, save_results, table, write_section
 from bench.rss import PeakRss
 from bench.stack import DATA, ROOT
-from moviescore.s3 import ensure_bucket
-from moviescore.seaweedfs import LocalS3Server, SeaweedPorts
+from moviescore.local_s3 import LocalS3Server, SeaweedPorts
+from moviescore.registry.s3 import ensure_bucket
 
 SIZES = (1_000, 4_000, 16_000, 64_000)
 BUDGET_SECONDS = 540.0  # the whole benchmark stays under 10 minutes
@@ -64,8 +64,8 @@ def write_snapshot(n: int, out: Path, seed: int = 0) -> Path:
 
 def worker(n: int, folder: Path) -> dict[str, Any]:
     """Run the four steps on `n` movies (settings come from the environment); timings."""
-    from moviescore import pipeline
-    from moviescore.models import CANDIDATES
+    from moviescore import steps as pipeline
+    from moviescore.training.specs import CANDIDATES
 
     snapshot = write_snapshot(n, folder / f"movies-{n}.csv")
     run_id = pipeline.run_id_for(DS)

@@ -20,12 +20,12 @@ RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
         "model predict",
         (
-            *("onnxruntime/", "moviescore/compiled.py"),
+            *("onnxruntime/", "moviescore/serving/compiled.py"),
             *("lightgbm/", "xgboost/", "sklearn/ensemble", "sklearn/tree"),
         ),
     ),
-    ("feature transform (features.py)", ("moviescore/features.py",)),
-    ("Scorer glue (clamp, sentiment columns)", ("moviescore/scoring.py",)),
+    ("feature transform (features.py)", ("moviescore/training/features.py",)),
+    ("Scorer glue (clamp, sentiment columns)", ("moviescore/serving/scoring.py",)),
     ("sklearn Pipeline overhead", ("sklearn/",)),
     ("pandas", ("pandas/",)),
     (

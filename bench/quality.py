@@ -31,15 +31,15 @@ import pandas as pd
 from bench.report import ASSETS, Target, machine_note, save_results, table, write_section
 from bench.seed_recipe import SeedRecipe
 from bench.stack import DATA, MIN_VOTES, TRAIN_UNTIL, VAL_UNTIL, forward_split
-from moviescore.dataset import Splits
-from moviescore.models import CANDIDATES
-from moviescore.promotion import pick_challenger
-from moviescore.schema import LABEL
-from moviescore.scoring import SENTIMENT_FEATURES
+from moviescore.ingest.partitions import Splits
+from moviescore.ingest.raw_movie import LABEL
+from moviescore.serving.scoring import SENTIMENT_FEATURES
 
 # `scores`, not `evaluate`: the seed recipe is not a fitted sklearn Pipeline, but it is scored
 # exactly like the candidates.
-from moviescore.train import baseline_metrics, scores, train_candidate
+from moviescore.training.candidates import baseline_metrics, scores, train_candidate
+from moviescore.training.promotion import pick_challenger
+from moviescore.training.specs import CANDIDATES
 
 TARGET_RATIO = 0.90
 REFERENCE = {"mean": 0.927, "seed": 0.807}  # DESIGN.md, train <= 2011 / test 2012-2013

@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 from xgboost import XGBRegressor
 
-from moviescore.features import sentiment
-from moviescore.schema import LABEL
+from moviescore.ingest.raw_movie import LABEL
+from moviescore.training.features import sentiment
 
 SEED_PARAMS = {
     "n_estimators": 200,

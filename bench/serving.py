@@ -35,7 +35,7 @@ from bench import profile
 from bench.report import Target, machine_note, save_results, table, write_section
 from bench.rss import PeakRss
 from bench.stack import ROOT, free_port, request_movies, serving_stack, stop_pid, wait_http
-from moviescore.features import _cached_sentiment
+from moviescore.training.features import _cached_sentiment
 
 LUA = Path(__file__).with_name("wrk_post.lua")
 CONNECTIONS = (1, 8, 32)
@@ -58,8 +58,8 @@ def _per_call_ms(fn: Any, calls: int = 1000) -> float:
 def model_costs(pipeline: Any, movie: dict[str, Any], overviews: list[str]) -> dict[str, float]:
     """In-process cost of one movie through the served path and its parts, in ms."""
     from app.schemas import MovieIn
-    from moviescore.features import _pattern_sentiment
-    from moviescore.scoring import Scorer, native_predictor
+    from moviescore.serving.scoring import Scorer, native_predictor
+    from moviescore.training.features import _pattern_sentiment
 
     records = [MovieIn.model_validate(movie).to_record()]
     served, X = Scorer(pipeline, compiled=True), pipeline[0].transform(records)
@@ -243,14 +243,15 @@ THROUGHPUT_HOW = (
     "wrappers (LightGBM 0.4 -> 0.04 ms; XGBoost barely moves), a numpy-vectorised tree "
     "evaluator (0.18 ms a row, 6x slower than XGBoost on 1,000 rows) and treelite's GTIL "
     "(0.13 ms a row, 5x slower on batches). Adopted: the API compiles the champion's regressor "
-    "to an ONNX Runtime session when it loads it (`moviescore.compiled`; onnxmltools / skl2onnx "
-    "convert, the pickled pipeline stays the source of truth). Measured by hand while adopting "
-    "it (a scratch script, not this run): one row 0.016 ms for XGBoost, 0.013 ms for LightGBM, "
+    "to an ONNX Runtime session when it loads it (`moviescore.serving.compiled`; onnxmltools / "
+    "skl2onnx convert, the pickled pipeline stays the source of truth). Measured by hand while "
+    "adopting it (a scratch script, not this run): one row 0.016 ms for XGBoost, "
+    "0.013 ms for LightGBM, "
     "0.008 ms for the forest; 1,000 rows 8.4 / 6.2 / 2.4 ms against the libraries' "
     "4.4 / 10.9 / 5.9 ms. The session is used only after it agrees with the "
     "library's own predict to 1e-3 on rows that reach both sides of every split and every "
     "missing-value branch; the check caught skl2onnx sending missing values down a fixed branch "
-    "of each forest split (sklearn learns it per split), which `moviescore.compiled` now "
+    "of each forest split (sklearn learns it per split), which `moviescore.serving.compiled` now "
     "copies into the graph. Smaller cuts on the request path: no sklearn `set_output` wrapper "
     "around the feature step, its column map built once per model, two ufuncs instead of "
     "`np.clip`, responses as plain dicts through one JSON encoder instead of pydantic objects, "

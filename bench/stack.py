@@ -24,13 +24,13 @@ from typing import Any
 import httpx
 import pandas as pd
 
-from moviescore.dataset import Splits, label_filter, split_by_years
-from moviescore.models import CANDIDATES
-from moviescore.promotion import pick_challenger
-from moviescore.registry import Registry
-from moviescore.seaweedfs import LocalS3Server, SeaweedPorts
-from moviescore.snapshot import read_snapshot
-from moviescore.train import CandidateResult, train_candidate
+from moviescore.ingest.partitions import Splits, label_filter, split_by_years
+from moviescore.ingest.snapshot import read_snapshot
+from moviescore.local_s3 import LocalS3Server, SeaweedPorts
+from moviescore.registry.store import Registry
+from moviescore.training.candidates import CandidateResult, train_candidate
+from moviescore.training.promotion import pick_challenger
+from moviescore.training.specs import CANDIDATES
 
 ROOT = Path(__file__).resolve().parents[1]
 # The shared data sits beside the checkout (../shared/data), wherever the checkout is.

@@ -13,8 +13,8 @@ import pendulum
 from airflow.sdk import Param, dag, task
 
 DAG_ID = "tmdb_score_pipeline"
-# = moviescore.models.CANDIDATES (tests/dags keeps them equal). Not imported: that module loads
-# xgboost and lightgbm, which would slow down every parse of this file.
+# = moviescore.training.specs.CANDIDATES (tests/dags keeps them equal). Not imported: that module
+# loads xgboost and lightgbm, which would slow down every parse of this file.
 MODELS = ("xgboost", "lightgbm", "random_forest")
 
 DEFAULT_ARGS: dict[str, Any] = {
@@ -86,14 +86,14 @@ that still fails leaves earlier outputs untouched; fix the cause, then *Clear* t
 def tmdb_score_pipeline() -> None:
     @task
     def collect(ds: str | None = None, params: dict[str, Any] | None = None) -> dict[str, Any]:
-        from moviescore.pipeline import collect_step
+        from moviescore.steps import collect_step
 
         params = params or {}
         return collect_step(str(ds), params.get("source"), params.get("snapshot"))
 
     @task
     def preprocess(collected: dict[str, Any], ds: str | None = None) -> dict[str, Any]:
-        from moviescore.pipeline import preprocess_step
+        from moviescore.steps import preprocess_step
 
         return preprocess_step(str(ds))
 
@@ -101,13 +101,13 @@ def tmdb_score_pipeline() -> None:
     @task
     def plan(prepared: dict[str, Any], ds: str | None = None) -> str:
         """The pipeline run id of `ds`: train and promote share it; a re-run of `ds` reuses it."""
-        from moviescore.pipeline import run_id_for
+        from moviescore.steps import run_id_for
 
         return run_id_for(str(ds))
 
     @task
     def train(pipeline_run_id: str, model_name: str, ds: str | None = None) -> dict[str, Any]:
-        from moviescore.pipeline import train_step
+        from moviescore.steps import train_step
 
         return train_step(str(ds), pipeline_run_id, model_name)
 
@@ -115,7 +115,7 @@ def tmdb_score_pipeline() -> None:
     def promote(
         pipeline_run_id: str, candidates: list[dict[str, Any]], ds: str | None = None
     ) -> dict[str, Any]:
-        from moviescore.pipeline import promote_step
+        from moviescore.steps import promote_step
 
         return promote_step(str(ds), pipeline_run_id, list(candidates))
 

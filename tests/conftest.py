@@ -62,7 +62,7 @@ def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     Missing buckets are errors (no auto-create), as on AWS. Skips if `weed` is not installed.
     Most tests want `s3_settings` (a fresh bucket) rather than this directly.
     """
-    from moviescore.seaweedfs import LocalS3Server, SeaweedPorts, weed_binary
+    from moviescore.local_s3 import LocalS3Server, SeaweedPorts, weed_binary
 
     try:
         weed_binary()
@@ -84,7 +84,7 @@ def s3_settings(
     A test that wants signing sets MODEL_SIGNING_KEY with monkeypatch and calls
     `get_settings.cache_clear()`. The bucket and its objects are deleted afterwards.
     """
-    from moviescore.s3 import ensure_bucket
+    from moviescore.registry.s3 import ensure_bucket
 
     bucket = f"test-{uuid.uuid4().hex[:12]}"
     client = seaweedfs.client()

@@ -154,7 +154,7 @@ def test_wrk_point_against_the_bare_app(tmp_path: Path) -> None:
 @pytest.mark.skipif(not DATA.exists(), reason="shared data absent")
 def test_resampled_snapshot_reads_back_with_new_unique_ids(tmp_path: Path) -> None:
     from bench.pipeline_cost import write_snapshot
-    from moviescore.snapshot import read_snapshot
+    from moviescore.ingest.snapshot import read_snapshot
 
     df = read_snapshot(write_snapshot(6000, tmp_path / "big.csv"))  # > 4,244: resampled
     assert len(df) == 6000 and df["id"].is_unique

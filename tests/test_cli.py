@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 from moviescore.cli import app
 from moviescore.config import Settings
-from moviescore.pipeline import promote_step
-from moviescore.registry import Registry
+from moviescore.registry.store import Registry
+from moviescore.steps import promote_step
 
 pytestmark = pytest.mark.integration
 DS = "2026-11-22"

@@ -12,12 +12,12 @@ from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.pipeline import Pipeline
 from test_train import raw_movies
 
-from moviescore import compiled
-from moviescore.compiled import CompileError, boundary_rows, compile_regressor, to_onnx
-from moviescore.dataset import Splits
-from moviescore.models import CANDIDATES
-from moviescore.scoring import Scorer
-from moviescore.train import CandidateResult, train_candidate
+from moviescore.ingest.partitions import Splits
+from moviescore.serving import compiled
+from moviescore.serving.compiled import CompileError, boundary_rows, compile_regressor, to_onnx
+from moviescore.serving.scoring import Scorer
+from moviescore.training.candidates import CandidateResult, train_candidate
+from moviescore.training.specs import CANDIDATES
 
 
 def keyword_movies(n: int, seed: int, year: int) -> pd.DataFrame:
@@ -96,7 +96,7 @@ def test_a_regressor_without_a_converter_keeps_the_library_predict(
     train = keyword_movies(120, 5, 2005)
     other = Pipeline([*features.steps, ("model", HistGradientBoostingRegressor(max_iter=20))])
     other.steps[-1][1].fit(features.transform(train), train["vote_average"])
-    with caplog.at_level(logging.WARNING, logger="moviescore.scoring"):
+    with caplog.at_level(logging.WARNING, logger="moviescore.serving.scoring"):
         scorer = Scorer(other, compiled=True)
     assert scorer.evaluator == "native"
     assert "no ONNX converter for HistGradientBoostingRegressor" in caplog.text

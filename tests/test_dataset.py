@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from moviescore.config import Settings
-from moviescore.dataset import (
+from moviescore.ingest.partitions import (
     Splits,
     atomic_write,
     fingerprint,
@@ -22,9 +22,9 @@ from moviescore.dataset import (
     time_split,
     write_partition,
 )
-from moviescore.records import records_to_frame
-from moviescore.schema import LIST_FIELDS, RAW_COLUMNS
-from moviescore.validate import validate_raw
+from moviescore.ingest.raw_movie import LIST_FIELDS, RAW_COLUMNS
+from moviescore.ingest.tmdb_details import records_to_frame
+from moviescore.ingest.validate import validate_raw
 
 
 def movie(movie_id: int, released: str = "2020-06-01", **overrides: Any) -> dict[str, Any]:
@@ -218,7 +218,7 @@ def test_split_by_years() -> None:
 
 
 def test_shared_data_split_by_years(tmdb_5000_zip: Path) -> None:
-    from moviescore.sources import read_snapshot
+    from moviescore.ingest.sources import read_snapshot
 
     labelled = label_filter(validate_raw(read_snapshot(tmdb_5000_zip)).valid, 5)
     splits = split_by_years(labelled, train_until=2009, val_until=2011)

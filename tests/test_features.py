@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from textblob import TextBlob
 
-from moviescore.features import MovieFeatures, make_pipeline, sentiment
-from moviescore.schema import POST_RELEASE_FIELDS
+from moviescore.ingest.raw_movie import POST_RELEASE_FIELDS
+from moviescore.training.features import MovieFeatures, make_pipeline, sentiment
 
 
 def movie(i: int, **over: object) -> dict:

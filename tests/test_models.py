@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from moviescore.models import CANDIDATES, default_params, make_regressor
+from moviescore.training.specs import CANDIDATES, default_params, make_regressor
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from moviescore.promotion import Decision, decide, pick_challenger
+from moviescore.training.promotion import Decision, decide, pick_challenger
 
 LIMITS: dict[str, Any] = {"min_improvement": 0.005, "max_gap": 0.6}
 

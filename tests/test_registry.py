@@ -16,9 +16,10 @@ from sklearn.dummy import DummyRegressor
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from moviescore import registry as reg_module
 from moviescore.config import Settings, get_settings
-from moviescore.registry import (
+from moviescore.registry import store as reg_module
+from moviescore.registry.s3 import BucketMissing, S3Unavailable, make_client
+from moviescore.registry.store import (
     CHAMPION_KEY,
     IntegrityError,
     ModelBundle,
@@ -26,7 +27,6 @@ from moviescore.registry import (
     RegistryError,
     VersionNotFound,
 )
-from moviescore.s3 import BucketMissing, S3Unavailable, make_client
 
 X = np.arange(12, dtype=float).reshape(6, 2)
 KEY = "correct horse battery staple"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from moviescore.seaweedfs import SeaweedPorts
+from moviescore.local_s3 import SeaweedPorts
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.integration

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from moviescore.config import Settings
-from moviescore.s3 import Bucket, S3Error, ensure_bucket, make_client
-from moviescore.seaweedfs import LocalS3Server, SeaweedPorts
+from moviescore.local_s3 import LocalS3Server, SeaweedPorts
+from moviescore.registry.s3 import Bucket, S3Error, ensure_bucket, make_client
 
 
 def _listening(ports: set[int]) -> dict[int, str]:
@@ -176,7 +176,7 @@ def test_serve_forever_runs_until_interrupted(
         "S3_BUCKET": "served",
         "DATA_DIR": str(tmp_path),
     }
-    code = "from moviescore.seaweedfs import serve_forever; serve_forever()"
+    code = "from moviescore.local_s3 import serve_forever; serve_forever()"
     proc = subprocess.Popen(
         [sys.executable, "-c", code], env=env, cwd=tmp_path, stdout=subprocess.PIPE, text=True
     )

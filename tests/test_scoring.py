@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from test_train import raw_movies
 
-from moviescore.dataset import Splits
-from moviescore.features import sentiment
-from moviescore.models import CANDIDATES
-from moviescore.scoring import Scorer
-from moviescore.train import train_candidate
+from moviescore.ingest.partitions import Splits
+from moviescore.serving.scoring import Scorer
+from moviescore.training.candidates import train_candidate
+from moviescore.training.features import sentiment
+from moviescore.training.specs import CANDIDATES
 
 
 @pytest.fixture(scope="module")

@@ -15,10 +15,9 @@ from pydantic import SecretStr
 from tmdb_fake import FakeTMDB, Fault, make_movies
 
 from moviescore.config import Settings
-from moviescore.dataset import read_partition, write_partition
-from moviescore.records import OPTIONAL_LIST_FIELDS, PARSE_ERRORS
-from moviescore.schema import LIST_FIELDS, RAW_COLUMNS
-from moviescore.sources import (
+from moviescore.ingest.partitions import read_partition, write_partition
+from moviescore.ingest.raw_movie import LIST_FIELDS, RAW_COLUMNS
+from moviescore.ingest.sources import (
     COLLECT_REPORT,
     IncompleteCollectError,
     SnapshotFormatError,
@@ -27,7 +26,8 @@ from moviescore.sources import (
     read_snapshot,
     tmdb_detail_to_raw,
 )
-from moviescore.validate import validate_raw
+from moviescore.ingest.tmdb_details import OPTIONAL_LIST_FIELDS, PARSE_ERRORS
+from moviescore.ingest.validate import validate_raw
 
 FIXTURES = Path(__file__).parent / "fixtures" / "snapshots"
 TMDB_5000 = FIXTURES / "tmdb5000_small.csv"
@@ -332,7 +332,7 @@ def test_tmdb_source_collects_the_date_window(
     assert report["complete"] is False
     lost = [r for r in caplog.records if f"TMDB movie {failing} not collected" in r.getMessage()]
     # said once, at ERROR, by the client that saw it fail
-    assert [(r.name, r.levelno) for r in lost] == [("moviescore.tmdb", logging.ERROR)]
+    assert [(r.name, r.levelno) for r in lost] == [("moviescore.ingest.tmdb", logging.ERROR)]
     assert validate_raw(df).rejected.empty
 
 

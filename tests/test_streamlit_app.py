@@ -170,7 +170,7 @@ def live_api(
     s3_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[str, str]]:
     """uvicorn serving a real champion from SeaweedFS on a free loopback port: (url, version)."""
-    from moviescore.registry import Registry
+    from moviescore.registry.store import Registry
 
     version = live.promote(Registry.from_settings(s3_settings))
     port = live.free_port()

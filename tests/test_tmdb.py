@@ -16,14 +16,14 @@ from pydantic import SecretStr
 from tmdb_fake import FakeTMDB, Fault, make_movie, make_movies
 
 from moviescore.config import Settings
-from moviescore.tmdb import (
+from moviescore.ingest.tmdb import (
     TMDBAuthError,
     TMDBClient,
     TMDBNotFoundError,
     TMDBUnavailableError,
     TruncatedWindow,
 )
-from moviescore.tmdb_http import parse_retry_after
+from moviescore.ingest.tmdb_http import parse_retry_after
 
 START = date(2024, 1, 1)
 KEY = "s3cr3t-test-key-0123456789"

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from moviescore import tracking
 from moviescore.config import Settings, get_settings
+from moviescore.training import tracking
 
 WANDB_CLI = Path(sys.executable).parent / "wandb"
 METRICS = {"train_rmse": 0.61, "val_rmse": 0.74, "test_rmse": 0.79, "rmse_gap": 0.18}

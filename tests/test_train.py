@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from moviescore.models import CANDIDATES
-from moviescore.scoring import Scorer
-from moviescore.train import baseline_metrics, evaluate, train_candidate
+from moviescore.serving.scoring import Scorer
+from moviescore.training.candidates import baseline_metrics, evaluate, train_candidate
+from moviescore.training.specs import CANDIDATES
 
 KEYS = {f"{s}_{m}" for s in ("train", "val", "test") for m in ("rmse", "mae", "r2")} | {"rmse_gap"}
 

@@ -10,10 +10,15 @@ import pandas as pd
 import pytest
 
 from moviescore.config import Settings
-from moviescore.records import PARSE_ERRORS, records_to_frame
-from moviescore.schema import RAW_COLUMNS
-from moviescore.sources import read_snapshot
-from moviescore.validate import TooManyRejected, ValidationReport, validate_raw, write_rejected
+from moviescore.ingest.raw_movie import RAW_COLUMNS
+from moviescore.ingest.sources import read_snapshot
+from moviescore.ingest.tmdb_details import PARSE_ERRORS, records_to_frame
+from moviescore.ingest.validate import (
+    TooManyRejected,
+    ValidationReport,
+    validate_raw,
+    write_rejected,
+)
 
 DAY = date(2024, 3, 1)
 

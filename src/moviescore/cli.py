@@ -27,7 +27,7 @@ class Source(StrEnum):
 
 
 def _logical_date(value: str) -> str:
-    from moviescore.dataset import iso_day
+    from moviescore.ingest.partitions import iso_day
 
     try:
         return iso_day(value)
@@ -64,7 +64,7 @@ def _print_json(value: Any) -> None:
 @app.command()
 def collect(ds: DateOpt, source: SourceOpt = None, snapshot: SnapshotOpt = None) -> None:
     """Collect movies into the raw partition of --date (re-running replaces it)."""
-    from moviescore.pipeline import collect_step
+    from moviescore.steps import collect_step
 
     _print_json(
         collect_step(ds, source.value if source else None, str(snapshot) if snapshot else None)
@@ -102,7 +102,7 @@ def candidates_table(decision: dict[str, Any]) -> Table:
 @app.command()
 def pipeline(ds: DateOpt, source: SourceOpt = None, snapshot: SnapshotOpt = None) -> None:
     """collect → preprocess → train ×3 → promote in one process (the DAG's steps)."""
-    from moviescore.pipeline import run_all
+    from moviescore.steps import run_all
 
     result = run_all(ds, source.value if source else None, str(snapshot) if snapshot else None)
     decision = result["decision"]
@@ -121,7 +121,7 @@ def predict(
     version: Annotated[str, typer.Option(help="'champion' or a registry version id.")] = "champion",
 ) -> None:
     """Batch prediction for every movie of a file."""
-    from moviescore.batch import predict_file
+    from moviescore.serving.batch import predict_file
 
     rows = predict_file(input, output, version)
     console.print(f"wrote {rows} predictions to {output}")
@@ -130,7 +130,7 @@ def predict(
 @models_app.command("list")
 def models_list() -> None:
     """Every published version, newest first; * marks the champion."""
-    from moviescore.registry import Registry
+    from moviescore.registry.store import Registry
 
     table = Table()
     table.add_column("")
@@ -155,7 +155,7 @@ def models_show(
     version: Annotated[str | None, typer.Argument(help="Default: the champion.")] = None,
 ) -> None:
     """The manifest of a version (default: the champion) and the pointer if it is the champion."""
-    from moviescore.registry import Registry
+    from moviescore.registry.store import Registry
 
     registry = Registry.from_settings()
     pointer = registry.champion()
@@ -176,7 +176,7 @@ def models_rollback(
     version: Annotated[str | None, typer.Argument(help="Default: the previous champion.")] = None,
 ) -> None:
     """Point the champion at an earlier, verified version."""
-    from moviescore.registry import Registry
+    from moviescore.registry.store import Registry
 
     _print_json(Registry.from_settings().rollback(version))
 
@@ -184,7 +184,7 @@ def models_rollback(
 @app.command()
 def s3() -> None:
     """Run the embedded S3 server (SeaweedFS on 127.0.0.1) in the foreground until Ctrl-C."""
-    from moviescore.seaweedfs import serve_forever
+    from moviescore.local_s3 import serve_forever
 
     serve_forever()
 

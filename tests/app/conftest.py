@@ -23,7 +23,7 @@ def pipeline() -> Pipeline:
 
 @pytest.fixture
 def static_manager(pipeline: Pipeline) -> ModelManager:
-    from moviescore.registry import ModelBundle
+    from moviescore.registry.store import ModelBundle
 
     bundle = ModelBundle(version="v-test", manifest=manifest_for(pipeline), pipeline=pipeline)
     return ModelManager.static(bundle, source_uri="memory://v-test")
@@ -47,7 +47,7 @@ def empty_client(settings: Settings) -> Iterator[TestClient]:
 
 @pytest.fixture
 def registry(s3_settings: Settings) -> Any:
-    from moviescore.registry import Registry
+    from moviescore.registry.store import Registry
 
     return Registry.from_settings(s3_settings)
 

@@ -146,8 +146,8 @@ def test_app_hot_swaps_under_load_without_failed_requests(
 
 def test_s3_down_keeps_serving(tmp_path: Path, promote: Any) -> None:
     """A dedicated SeaweedFS, stopped by PID while the API serves from it."""
-    from moviescore.registry import Registry
-    from moviescore.seaweedfs import LocalS3Server, SeaweedPorts
+    from moviescore.local_s3 import LocalS3Server, SeaweedPorts
+    from moviescore.registry.store import Registry
 
     server = LocalS3Server(tmp_path / "s3", ports=SeaweedPorts.free(), bucket="outage").start()
     try:
@@ -201,7 +201,7 @@ def test_a_model_that_cannot_score_is_never_swapped_in(static_manager: ModelMana
     import numpy as np
     from xgboost import XGBRegressor
 
-    from moviescore.registry import ModelBundle
+    from moviescore.registry.store import ModelBundle
 
     before = static_manager.served
     assert before is not None

@@ -53,7 +53,7 @@ def scenario(
     seaweedfs: Any,
     tmdb_5000_zip: Path,
 ) -> Iterator[dict[str, Any]]:
-    from moviescore.s3 import ensure_bucket
+    from moviescore.registry.s3 import ensure_bucket
 
     root = tmp_path_factory.mktemp("dag-run")
     home = root / "airflow"
@@ -139,7 +139,7 @@ def scenario(
 
 
 def _registry(client: Any, bucket: str) -> Any:
-    from moviescore.registry import Registry
+    from moviescore.registry.store import Registry
 
     return Registry(client, bucket)
 

@@ -33,7 +33,7 @@ def test_tasks_and_order(dag: Any) -> None:
 
 
 def test_train_is_mapped_over_the_three_candidates(dag: Any) -> None:
-    from moviescore.models import CANDIDATES
+    from moviescore.training.specs import CANDIDATES
 
     train = dag.task_dict["train"]
     assert train.is_mapped
@@ -77,14 +77,14 @@ def test_doc_tells_the_operator_what_and_how(dag: Any) -> None:
 
 
 def test_each_task_is_one_call_into_the_pipeline(dag: Any) -> None:
-    """Wiring only: a task body imports from moviescore.pipeline and returns one call of it."""
+    """Wiring only: a task body imports from moviescore.steps and returns one call of it."""
     for task in dag.tasks:
         source = textwrap.dedent(inspect.getsource(task.python_callable))
         func = ast.parse(source).body[0]
         assert isinstance(func, ast.FunctionDef)
         body = [n for n in func.body if not isinstance(n, ast.Expr)]  # docstrings aside
         imports = [n for n in body if isinstance(n, ast.ImportFrom)]
-        assert [n.module for n in imports] == ["moviescore.pipeline"], task.task_id
+        assert [n.module for n in imports] == ["moviescore.steps"], task.task_id
         step = {alias.asname or alias.name for alias in imports[0].names}
         assert len(step) == 1, task.task_id
         returns = [n for n in body if isinstance(n, ast.Return)]

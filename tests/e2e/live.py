@@ -20,9 +20,9 @@ from typing import Any
 import httpx
 from sklearn.pipeline import Pipeline
 
-from moviescore.features import make_pipeline
-from moviescore.models import make_regressor
-from moviescore.schema import RAW_COLUMNS
+from moviescore.ingest.raw_movie import RAW_COLUMNS
+from moviescore.training.features import make_pipeline
+from moviescore.training.specs import make_regressor
 
 REPO = Path(__file__).resolve().parents[2]
 GENRES = ["Drama", "Comedy", "Action", "Horror", "Documentary", "Science Fiction"]

@@ -36,7 +36,7 @@ pytestmark = [
 @pytest.fixture
 def stack(s3_settings: Settings, tmp_path: Path) -> Iterator[tuple[str, str, str]]:
     """API (champion from SeaweedFS) + Streamlit UI on free loopback ports: (ui, api, version)."""
-    from moviescore.registry import Registry
+    from moviescore.registry.store import Registry
 
     version = live.promote(Registry.from_settings(s3_settings))
     api_port, ui_port = live.free_port(), live.free_port()

@@ -28,7 +28,7 @@ BUCKET = "reliability"
 class KillableS3:
     """A private `weed mini`: SIGKILL it by PID, start it again on the same ports and data."""
 
-    server: Any  # moviescore.seaweedfs.LocalS3Server
+    server: Any  # moviescore.local_s3.LocalS3Server
 
     @property
     def endpoint_url(self) -> str:
@@ -47,7 +47,7 @@ class KillableS3:
 
 @pytest.fixture
 def killable_s3(tmp_path: Path) -> Iterator[KillableS3]:
-    from moviescore.seaweedfs import LocalS3Server, SeaweedPorts, weed_binary
+    from moviescore.local_s3 import LocalS3Server, SeaweedPorts, weed_binary
 
     try:
         weed_binary()

@@ -30,8 +30,8 @@ MOVIE = {"title": "Limits", "original_language": "en", "release_date": "2027-01-
 
 @pytest.fixture(scope="module")
 def api_url(seaweedfs: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    from moviescore.registry import Registry
-    from moviescore.s3 import ensure_bucket
+    from moviescore.registry.s3 import ensure_bucket
+    from moviescore.registry.store import Registry
 
     bucket = f"fuzz-{uuid.uuid4().hex[:8]}"
     ensure_bucket(seaweedfs.client(), bucket)

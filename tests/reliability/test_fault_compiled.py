@@ -12,8 +12,8 @@ from e2e import live
 from sklearn.ensemble import HistGradientBoostingRegressor
 
 from moviescore.config import Settings
-from moviescore.features import make_pipeline
-from moviescore.registry import Registry
+from moviescore.registry.store import Registry
+from moviescore.training.features import make_pipeline
 
 pytestmark = pytest.mark.integration
 

@@ -39,7 +39,7 @@ def leaks(text: str | bytes) -> list[str]:
 def test_no_secret_in_logs_outputs_files_objects_or_api(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from moviescore.seaweedfs import LocalS3Server, SeaweedPorts
+    from moviescore.local_s3 import LocalS3Server, SeaweedPorts
 
     data = tmp_path / "data"
     movies = make_movies(150, date(2024, 1, 1), days=60)
@@ -97,7 +97,7 @@ def test_nothing_listens_beyond_loopback_by_default() -> None:
     assert inspect.signature(run_server).parameters["host"].default == "127.0.0.1"
     for command in (cli.serve, cli.ui):
         assert inspect.signature(command).parameters["host"].default == "127.0.0.1"
-    from moviescore.seaweedfs import LocalS3Server
+    from moviescore.local_s3 import LocalS3Server
 
     weed = LocalS3Server(Path("/nonexistent")).command()
     assert "-ip.bind=127.0.0.1" in weed and "-ip=127.0.0.1" in weed

@@ -18,8 +18,8 @@ from reliability.conftest import KillableS3
 from reliability.probes import wait_for
 
 from moviescore.config import Settings
-from moviescore.registry import CHAMPION_KEY, Registry
-from moviescore.s3 import S3Error, S3Unavailable
+from moviescore.registry.s3 import S3Error, S3Unavailable
+from moviescore.registry.store import CHAMPION_KEY, Registry
 
 pytestmark = pytest.mark.integration
 
@@ -103,7 +103,7 @@ def test_api_keeps_serving_while_s3_is_down_and_recovers(
 PUBLISH_THEN_WAIT = """
 import sys
 from e2e import live
-from moviescore.registry import Registry
+from moviescore.registry.store import Registry
 registry = Registry.from_settings()
 version = registry.publish(live.fit_pipeline(7), live.manifest_for(live.fit_pipeline(7)))
 print(version, flush=True)

@@ -16,7 +16,7 @@ from e2e import live
 from reliability.probes import wait_for
 
 from moviescore.config import Settings, get_settings
-from moviescore.registry import Registry
+from moviescore.registry.store import Registry
 
 pytestmark = pytest.mark.integration
 

@@ -16,9 +16,9 @@ from reliability.probes import tree_state
 from tmdb_fake import FakeTMDB, Fault, make_movies
 
 from moviescore.config import Settings, get_settings
-from moviescore.dataset import partition_path
-from moviescore.pipeline import collect_step
-from moviescore.sources import IncompleteCollectError
+from moviescore.ingest.partitions import partition_path
+from moviescore.ingest.sources import IncompleteCollectError
+from moviescore.steps import collect_step
 
 KEY = "tmdb-fault-test-key"
 DS = "2024-01-05"

@@ -18,9 +18,9 @@ from reliability.probes import tree_state
 from tmdb_fake import make_movies
 
 from moviescore.config import Settings, get_settings
-from moviescore.dataset import partition_path, write_partition
-from moviescore.pipeline import collect_step, preprocess_step, train_step
-from moviescore.records import records_to_frame
+from moviescore.ingest.partitions import partition_path, write_partition
+from moviescore.ingest.tmdb_details import records_to_frame
+from moviescore.steps import collect_step, preprocess_step, train_step
 
 DS = "2024-03-01"
 
@@ -71,7 +71,7 @@ def test_data_dir_that_cannot_exist_is_a_clear_error(
 
 WRITE_UNDER_FILE_SIZE_LIMIT = """
 import resource, signal, sys
-from moviescore.pipeline import collect_step
+from moviescore.steps import collect_step
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead
 resource.setrlimit(resource.RLIMIT_FSIZE, (int(sys.argv[3]), int(sys.argv[3])))
 collect_step(sys.argv[1], "snapshot", sys.argv[2])
@@ -93,7 +93,7 @@ def test_a_write_error_mid_partition_keeps_the_old_partition_and_no_temp_file(
     )  # fmt: skip
     assert run.returncode != 0
     assert "File too large" in run.stderr  # a clear OSError, not a corrupt file
-    assert "moviescore/dataset.py" in run.stderr  # raised while writing the partition
+    assert "moviescore/ingest/partitions.py" in run.stderr  # raised while writing the partition
     assert tree_state(settings.data_dir) == before  # old partition byte-identical, no .tmp left
     assert len(pd.read_parquet(old)) == 3
     assert partition_path(DS, settings) == old

@@ -130,7 +130,7 @@ def test_no_model_is_a_clear_503(empty_client: TestClient) -> None:
 
 
 def test_sentiment_read_from_the_features_matches_textblob(client: TestClient) -> None:
-    from moviescore.features import sentiment
+    from moviescore.training.features import sentiment
 
     overview = "A brilliant, moving story with a terrible ending."
     body = client.post("/predict", json=movie(overview=overview)).json()

@@ -25,7 +25,7 @@ from urllib.parse import urlparse
 from botocore.exceptions import BotoCoreError, ClientError
 
 from moviescore.config import LOCAL_S3_ACCESS_KEY, LOCAL_S3_SECRET_KEY, Settings, get_settings
-from moviescore.s3 import CONNECT_TIMEOUT_SECONDS, MAX_ATTEMPTS, client_for, ensure_bucket
+from moviescore.registry.s3 import CONNECT_TIMEOUT_SECONDS, MAX_ATTEMPTS, client_for, ensure_bucket
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -21,8 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from moviescore.config import Settings
-from moviescore.records import OPTIONAL_LIST_FIELDS, records_to_frame, with_dtypes
-from moviescore.schema import (
+from moviescore.ingest.raw_movie import (
     FLOAT_FIELDS,
     INT_FIELDS,
     LABEL,
@@ -30,6 +29,7 @@ from moviescore.schema import (
     RAW_ARROW_SCHEMA,
     RAW_COLUMNS,
 )
+from moviescore.ingest.tmdb_details import OPTIONAL_LIST_FIELDS, records_to_frame, with_dtypes
 
 log = logging.getLogger(__name__)
 

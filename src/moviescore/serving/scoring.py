@@ -5,7 +5,7 @@ A `Scorer` is built once per loaded model, never per request. It runs the pipeli
 step, then the regressor's native booster: the same numbers as the sklearn wrapper without its
 per-call checks (one LightGBM row: ~0.03 ms instead of ~0.4 ms; see docs/BENCHMARKS.md). The API
 asks for `compiled=True`: the regressor then runs as a verified ONNX Runtime session
-(`moviescore.compiled`, ~0.01-0.02 ms a row for every candidate), falling back to the native
+(`moviescore.serving.compiled`, ~0.01-0.02 ms a row for every candidate), falling back to the native
 booster with a warning when it cannot be compiled faithfully. Ratings are clamped to TMDB's 0-10
 scale.
 """
@@ -22,8 +22,8 @@ from lightgbm import LGBMRegressor
 from sklearn.pipeline import Pipeline
 from xgboost import XGBRegressor
 
-from moviescore.compiled import compile_regressor
-from moviescore.features import sentiment
+from moviescore.serving.compiled import compile_regressor
+from moviescore.training.features import sentiment
 
 log = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ import httpx
 from tqdm import tqdm
 
 from moviescore.config import Settings
-from moviescore.tmdb_http import TMDBAuthError, TMDBError, TMDBTransport
-from moviescore.tmdb_result import CollectResult, FailedPage, TruncatedWindow
+from moviescore.ingest.tmdb_http import TMDBAuthError, TMDBError, TMDBTransport
+from moviescore.ingest.tmdb_result import CollectResult, FailedPage, TruncatedWindow
 
 __all__ = [
     "CollectResult",

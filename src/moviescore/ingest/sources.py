@@ -13,9 +13,9 @@ from pathlib import Path
 import pandas as pd
 
 from moviescore.config import Settings
-from moviescore.omdb_sample import read_sample
-from moviescore.records import records_to_frame, tmdb_detail_to_raw
-from moviescore.snapshot import SnapshotFormatError, read_snapshot
+from moviescore.ingest.omdb_sample import read_sample
+from moviescore.ingest.snapshot import SnapshotFormatError, read_snapshot
+from moviescore.ingest.tmdb_details import records_to_frame, tmdb_detail_to_raw
 
 __all__ = [
     "COLLECT_REPORT",
@@ -71,7 +71,7 @@ def tmdb_window(day: date, settings: Settings) -> tuple[date, date]:
 
 
 def _collect_tmdb(day: date, settings: Settings) -> pd.DataFrame:
-    from moviescore.tmdb import TMDBClient  # httpx & co. only when collecting live
+    from moviescore.ingest.tmdb import TMDBClient  # httpx & co. only when collecting live
 
     start, end = tmdb_window(day, settings)
     with TMDBClient(settings) as client:

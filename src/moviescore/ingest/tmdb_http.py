@@ -28,7 +28,7 @@ from tenacity import (
 
 from moviescore.config import Settings
 
-log = logging.getLogger("moviescore.tmdb")
+log = logging.getLogger("moviescore.ingest.tmdb")
 
 MAX_RETRY_AFTER = 120.0  # never sleep longer than this on a server's say-so
 MAX_BACKOFF = 60.0

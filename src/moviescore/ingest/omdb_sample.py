@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from moviescore.records import as_float, as_int, as_text, records_to_frame
+from moviescore.ingest.tmdb_details import as_float, as_int, as_text, records_to_frame
 
 log = logging.getLogger(__name__)
 

@@ -25,15 +25,15 @@ SPLITS = ("train", "val", "test")
 
 def run_id_for(ds: str) -> str:
     """One pipeline run per logical date: a re-run of the date overwrites, never duplicates."""
-    from moviescore.dataset import iso_day
+    from moviescore.ingest.partitions import iso_day
 
     return f"run-{iso_day(ds)}"
 
 
 def collect_step(ds: str, source: str | None = None, snapshot: str | None = None) -> dict[str, Any]:
-    from moviescore.dataset import write_partition
-    from moviescore.sources import default_source, load_source
-    from moviescore.validate import TooManyRejected, validate_raw, write_rejected
+    from moviescore.ingest.partitions import write_partition
+    from moviescore.ingest.sources import default_source, load_source
+    from moviescore.ingest.validate import TooManyRejected, validate_raw, write_rejected
 
     settings = get_settings()
     day = date.fromisoformat(ds)
@@ -63,8 +63,8 @@ def collect_step(ds: str, source: str | None = None, snapshot: str | None = None
 def _keep_unfetched(valid: pd.DataFrame, raw: pd.DataFrame, day: date, settings: Settings) -> Any:
     """A re-run of a date whose TMDB details failed for some movies keeps those movies as the
     earlier run of the same date collected them, instead of dropping them from the partition."""
-    from moviescore.dataset import partition_path, read_partition
-    from moviescore.sources import COLLECT_REPORT
+    from moviescore.ingest.partitions import partition_path, read_partition
+    from moviescore.ingest.sources import COLLECT_REPORT
 
     # the report is JSON-shaped (ids as str keys): back to the int ids of the frame
     failed = {int(i) for i in raw.attrs.get(COLLECT_REPORT, {}).get("failed_ids", {})}
@@ -84,7 +84,7 @@ def _dataset_dir(settings: Settings, ds: str) -> Path:
 
 def preprocess_step(ds: str) -> dict[str, Any]:
     """Labelled, time-split training data from every partition up to `ds` (never later ones)."""
-    from moviescore.dataset import (
+    from moviescore.ingest.partitions import (
         atomic_write,
         fingerprint,
         label_filter,
@@ -114,15 +114,15 @@ def preprocess_step(ds: str) -> dict[str, Any]:
 
 
 def load_splits(dataset_dir: str | Path) -> Any:
-    from moviescore.dataset import Splits
+    from moviescore.ingest.partitions import Splits
 
     folder = Path(dataset_dir)
     return Splits(*(pd.read_parquet(folder / f"{name}.parquet") for name in SPLITS))
 
 
 def train_step(ds: str, run_id: str, model_name: str) -> dict[str, Any]:
-    from moviescore.tracking import log_candidate
-    from moviescore.train import train_candidate
+    from moviescore.training.candidates import train_candidate
+    from moviescore.training.tracking import log_candidate
 
     settings = get_settings()
     dataset = _dataset_dir(settings, ds)
@@ -160,7 +160,7 @@ def train_step(ds: str, run_id: str, model_name: str) -> dict[str, Any]:
 
 def _rescore_champion(registry: Any, splits: Any) -> tuple[str | None, float | None, str | None]:
     """(version, test RMSE on today's test set, error) of the serving champion, if any."""
-    from moviescore.train import evaluate
+    from moviescore.training.candidates import evaluate
 
     pointer = registry.champion()
     if pointer is None:
@@ -176,10 +176,10 @@ def _rescore_champion(registry: Any, splits: Any) -> tuple[str | None, float | N
 
 def promote_step(ds: str, run_id: str, candidates: list[dict[str, Any]]) -> dict[str, Any]:
     """Champion/challenger by RMSE gap; the decision is written whether or not it promotes."""
-    from moviescore.promotion import decide, pick_challenger
-    from moviescore.registry import Registry
-    from moviescore.tracking import log_promotion
-    from moviescore.train import baseline_metrics
+    from moviescore.registry.store import Registry
+    from moviescore.training.candidates import baseline_metrics
+    from moviescore.training.promotion import decide, pick_challenger
+    from moviescore.training.tracking import log_promotion
 
     settings = get_settings()
     dataset = _dataset_dir(settings, ds)
@@ -246,7 +246,7 @@ def promote_step(ds: str, run_id: str, candidates: list[dict[str, Any]]) -> dict
 
 def run_all(ds: str, source: str | None = None, snapshot: str | None = None) -> dict[str, Any]:
     """The whole DAG in one process, with the same step functions (for `moviescore pipeline`)."""
-    from moviescore.models import CANDIDATES
+    from moviescore.training.specs import CANDIDATES
 
     run_id = run_id_for(ds)
     collected = collect_step(ds, source, snapshot)

@@ -16,7 +16,7 @@ manifest, and HEADs the model file against the size the manifest records; `set_c
 the manifest back, checks the model file again, appends history, and only then writes
 `champion.json`. `load` verifies the manifest signature (when `MODEL_SIGNING_KEY` is
 set) before fetching model bytes and the sha256 of every file before unpickling. Every error is
-an `S3Error` (`moviescore.s3`): `S3Unavailable`, `BucketMissing`, `VersionNotFound`,
+an `S3Error` (`moviescore.registry.s3`): `S3Unavailable`, `BucketMissing`, `VersionNotFound`,
 `IntegrityError`, or a plain `RegistryError`.
 """
 
@@ -36,9 +36,9 @@ from typing import TYPE_CHECKING, Any
 
 import joblib
 
-from moviescore import signing
 from moviescore.config import Settings, get_settings
-from moviescore.s3 import Bucket, S3Error, make_client
+from moviescore.registry import signing
+from moviescore.registry.s3 import Bucket, S3Error, make_client
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

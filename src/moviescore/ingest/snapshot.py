@@ -27,8 +27,8 @@ from typing import Any
 
 import pandas as pd
 
-from moviescore.records import empty_record, records_to_frame, tmdb_detail_to_raw
-from moviescore.schema import LIST_FIELDS
+from moviescore.ingest.raw_movie import LIST_FIELDS
+from moviescore.ingest.tmdb_details import empty_record, records_to_frame, tmdb_detail_to_raw
 
 log = logging.getLogger(__name__)
 

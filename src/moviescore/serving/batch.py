@@ -16,10 +16,10 @@ def predict_file(
     input_path: Path, output_path: Path, version: str = "champion", settings: Settings | None = None
 ) -> int:
     """Predict with a registry version (default: the champion); returns the number of rows."""
-    from moviescore.dataset import atomic_write
-    from moviescore.registry import Registry
-    from moviescore.scoring import Scorer
-    from moviescore.sources import read_snapshot
+    from moviescore.ingest.partitions import atomic_write
+    from moviescore.ingest.sources import read_snapshot
+    from moviescore.registry.store import Registry
+    from moviescore.serving.scoring import Scorer
 
     settings = settings or get_settings()
     movies = read_snapshot(input_path)

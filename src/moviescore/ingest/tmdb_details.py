@@ -15,7 +15,13 @@ from typing import Any, cast
 
 import pandas as pd
 
-from moviescore.schema import FLOAT_FIELDS, LIST_FIELDS, RAW_COLUMNS, TEXT_FIELDS, RawMovie
+from moviescore.ingest.raw_movie import (
+    FLOAT_FIELDS,
+    LIST_FIELDS,
+    RAW_COLUMNS,
+    TEXT_FIELDS,
+    RawMovie,
+)
 
 PARSE_ERRORS = "parse_errors"  # df.attrs key: {index label: "what was wrong with the row"}
 # List fields some sources do not carry at all (the details CSV, a /movie/{id} response without

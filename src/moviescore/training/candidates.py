@@ -11,11 +11,11 @@ import pandas as pd
 from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 from sklearn.pipeline import Pipeline
 
-from moviescore.dataset import Splits
-from moviescore.features import MovieFeatures, make_pipeline
-from moviescore.models import default_params, make_regressor
-from moviescore.schema import LABEL
-from moviescore.scoring import Scorer, clamp
+from moviescore.ingest.partitions import Splits
+from moviescore.ingest.raw_movie import LABEL
+from moviescore.serving.scoring import Scorer, clamp
+from moviescore.training.features import MovieFeatures, make_pipeline
+from moviescore.training.specs import default_params, make_regressor
 
 EARLY_STOPPING_ROUNDS = 50
 SPLIT_NAMES = ("train", "val", "test")

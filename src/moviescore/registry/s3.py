@@ -3,7 +3,7 @@
 `make_client` fails fast: an unreachable endpoint raises within seconds (short connect timeout,
 botocore "standard" retries) instead of the default minute-long wait. `s3_errors` turns botocore's
 exceptions into three readable ones (`S3Unavailable`, `BucketMissing`, `S3Error`).
-The local S3 server (`LocalS3Server`, `serve_forever`) lives in `moviescore.seaweedfs`: it starts
+The local S3 server (`LocalS3Server`, `serve_forever`) lives in `moviescore.local_s3`: it starts
 a process, which serving code never needs.
 """
 
