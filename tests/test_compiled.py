@@ -16,6 +16,7 @@ from moviescore.ingest.partitions import Splits
 from moviescore.serving import compiled
 from moviescore.serving.compiled import CompileError, boundary_rows, compile_regressor, to_onnx
 from moviescore.serving.scoring import Scorer
+from moviescore.training import specs
 from moviescore.training.candidates import CandidateResult, train_candidate
 from moviescore.training.specs import CANDIDATES
 
@@ -64,7 +65,7 @@ def test_a_forest_converted_without_sklearn_missing_routing_is_refused(
     # skl2onnx alone sends NaN down one fixed branch; the boundary check must catch that.
     pipeline = trained["random_forest"].pipeline
     forest, n = pipeline.steps[-1][1], len(pipeline[:-1].get_feature_names_out())
-    monkeypatch.setattr(compiled, "_route_missing_like_sklearn", lambda model, forest: None)
+    monkeypatch.setattr(specs, "route_missing_like_sklearn", lambda graph, forest: None)
     with pytest.raises(CompileError, match="disagrees with its library"):
         compile_regressor(forest, n, forest.predict)
 
@@ -76,7 +77,7 @@ def test_boundary_rows_reach_both_sides_of_every_split_and_the_missing_branch(
     n = len(pipeline[:-1].get_feature_names_out())
     model = to_onnx(pipeline.steps[-1][1], n)
     X = boundary_rows(model, n)
-    attrs = compiled._attributes(compiled._tree_node(model))
+    attrs = compiled.node_attributes(compiled.tree_node(model))
     for mode, feature, threshold in zip(
         attrs["nodes_modes"], attrs["nodes_featureids"], attrs["nodes_values"], strict=True
     ):

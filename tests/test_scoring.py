@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from test_train import raw_movies
@@ -35,3 +38,16 @@ def test_ratings_are_clamped_to_the_scale(splits: Splits) -> None:
     scorer = Scorer(train_candidate("lightgbm", splits).pipeline)
     scorer._predict = lambda X: np.array([-3.0, 12.0])  # a model gone wild
     assert scorer.ratings(splits.test.head(2)).tolist() == [0.0, 10.0]
+
+
+def test_training_and_the_steps_never_load_onnx() -> None:
+    """ONNX is the API's concern (the `serve` extra): training imports run without it."""
+    probe = (
+        "import sys, moviescore.training.candidates, moviescore.steps; "
+        "print(','.join(m for m in ('onnx', 'onnxruntime', 'onnxmltools', 'skl2onnx', 'xgboost', "
+        "'lightgbm') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert out.stdout.strip() == "", out.stdout

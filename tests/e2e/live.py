@@ -22,7 +22,7 @@ from sklearn.pipeline import Pipeline
 
 from moviescore.ingest.raw_movie import RAW_COLUMNS
 from moviescore.training.features import make_pipeline
-from moviescore.training.specs import make_regressor
+from moviescore.training.specs import spec
 
 REPO = Path(__file__).resolve().parents[2]
 GENRES = ["Drama", "Comedy", "Action", "Horror", "Documentary", "Science Fiction"]
@@ -64,7 +64,7 @@ def synthetic_records(n: int = 60, seed: int = 0) -> tuple[list[dict[str, Any]],
 
 def fit_pipeline(seed: int = 0) -> Pipeline:
     records, ratings = synthetic_records(seed=seed)
-    pipeline = make_pipeline(make_regressor("xgboost", n_estimators=40, learning_rate=0.2))
+    pipeline = make_pipeline(spec("xgboost").build(n_estimators=40, learning_rate=0.2))
     pipeline.fit(records, ratings)
     return pipeline
 

@@ -3,8 +3,9 @@
 Each library's own predict has a fixed cost per call that dwarfs a single row's tree walk
 (XGBoost ~0.25 ms, the 40-tree random forest ~2.4 ms; see docs/BENCHMARKS.md). One ONNX Runtime
 session answers one row of any of the three candidates in ~0.01-0.02 ms. The conversion is done
-by the libraries' own converters (onnxmltools for the boosters, skl2onnx for the forest) when a
-model is loaded; the pickled pipeline stays the source of truth.
+by the libraries' own converters, chosen by each candidate's spec (`moviescore.training.specs`),
+when a model is loaded; the pickled pipeline stays the source of truth. Imported only by a scorer
+asked to compile (the API), so training never loads ONNX.
 
 A compiled model is only used once it agrees with the library's predict on rows that reach both
 sides of every split and every missing-value branch (`boundary_rows`); otherwise the caller keeps
@@ -21,6 +22,8 @@ import numpy as np
 import onnx
 from onnx import helper
 
+from moviescore.training.specs import spec_for
+
 # Ratings are answered to two decimals; float32 tree sums differ from float64 ones by ~1e-5.
 TOLERANCE = 1e-3
 MAX_CHECK_ROWS = 2048
@@ -32,65 +35,30 @@ class CompileError(ValueError):
 
 
 def to_onnx(regressor: Any, n_features: int) -> onnx.ModelProto:
-    """The regressor as an ONNX graph with one float32 input `X` of `n_features` columns."""
-    from lightgbm import LGBMRegressor
-    from onnxmltools.convert.common.data_types import FloatTensorType as BoosterInput
-    from skl2onnx.common.data_types import FloatTensorType
-    from sklearn.ensemble import RandomForestRegressor
-    from xgboost import XGBRegressor
-
+    """The regressor as an ONNX graph with one float32 input `X` of `n_features` columns, by its
+    candidate spec's converter."""
+    model_spec = spec_for(regressor)
+    if model_spec is None:
+        raise CompileError(f"no ONNX converter for {type(regressor).__name__}")
     with warnings.catch_warnings():  # the converters warn about opsets they pick themselves
         warnings.simplefilter("ignore")
-        if isinstance(regressor, XGBRegressor):
-            from onnxmltools import convert_xgboost
-
-            return convert_xgboost(
-                regressor, initial_types=[("X", BoosterInput([None, n_features]))]
-            )
-        if isinstance(regressor, LGBMRegressor):
-            from onnxmltools import convert_lightgbm
-
-            return convert_lightgbm(
-                regressor, initial_types=[("X", BoosterInput([None, n_features]))], zipmap=False
-            )
-        if isinstance(regressor, RandomForestRegressor):
-            from skl2onnx import convert_sklearn
-
-            model = convert_sklearn(
-                regressor, initial_types=[("X", FloatTensorType([None, n_features]))]
-            )
-            _route_missing_like_sklearn(model, regressor)
-            return model
-    raise CompileError(f"no ONNX converter for {type(regressor).__name__}")
+        try:
+            graph: onnx.ModelProto = model_spec.to_onnx(regressor, n_features)
+        except NotImplementedError as exc:  # a candidate without a converter
+            raise CompileError(str(exc)) from exc
+    return graph
 
 
-def _tree_node(model: onnx.ModelProto) -> onnx.NodeProto:
+def tree_node(model: onnx.ModelProto) -> onnx.NodeProto:
+    """The graph's one tree-ensemble node."""
     nodes = [n for n in model.graph.node if n.op_type == TREE_OP]
     if len(nodes) != 1:
         raise CompileError(f"expected one tree-ensemble node, found {len(nodes)}")
     return nodes[0]
 
 
-def _attributes(node: onnx.NodeProto) -> dict[str, Any]:
+def node_attributes(node: onnx.NodeProto) -> dict[str, Any]:
     return {a.name: helper.get_attribute_value(a) for a in node.attribute}
-
-
-def _route_missing_like_sklearn(model: onnx.ModelProto, forest: Any) -> None:
-    """skl2onnx 1.20 sends a missing value down the false branch of every split, whereas a
-    scikit-learn tree (>= 1.3) learns per split where missing values go (`missing_go_to_left`).
-    Our features use NaN for "unknown", so copy sklearn's choice into the graph."""
-    node = _tree_node(model)
-    attrs = _attributes(node)
-    go_left = [tree.tree_.missing_go_to_left for tree in forest.estimators_]
-    tracks_true = [
-        int(go_left[tree_id][node_id])  # true branch = x <= threshold = sklearn's left child
-        for tree_id, node_id in zip(attrs["nodes_treeids"], attrs["nodes_nodeids"], strict=True)
-    ]
-    for attribute in node.attribute:
-        if attribute.name == "nodes_missing_value_tracks_true":
-            node.attribute.remove(attribute)
-            break
-    node.attribute.append(helper.make_attribute("nodes_missing_value_tracks_true", tracks_true))
 
 
 def boundary_rows(model: onnx.ModelProto, n_features: int, seed: int = 0) -> np.ndarray:
@@ -98,7 +66,7 @@ def boundary_rows(model: onnx.ModelProto, n_features: int, seed: int = 0) -> np.
     (and below the lowest, above the highest, and missing): every side of every split is reached
     by some row (up to MAX_CHECK_ROWS values per feature), while no value lies close enough to a
     threshold for float32 rounding to change a branch — there the libraries differ honestly."""
-    attrs = _attributes(_tree_node(model))
+    attrs = node_attributes(tree_node(model))
     modes = [m.decode() if isinstance(m, bytes) else m for m in attrs["nodes_modes"]]
     per_feature: dict[int, set[float]] = {}
     for mode, feature, value in zip(

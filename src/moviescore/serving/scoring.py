@@ -18,12 +18,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from lightgbm import LGBMRegressor
 from sklearn.pipeline import Pipeline
-from xgboost import XGBRegressor
 
-from moviescore.serving.compiled import compile_regressor
 from moviescore.training.features import sentiment
+from moviescore.training.specs import spec_for
 
 log = logging.getLogger(__name__)
 
@@ -41,18 +39,10 @@ def clamp(pred: Any) -> np.ndarray:
 
 
 def native_predictor(regressor: Any) -> Callable[[np.ndarray], Any]:
-    """`regressor.predict` on a feature matrix, through the booster itself where there is one."""
-    if isinstance(regressor, LGBMRegressor):
-        booster = regressor.booster_  # predicts at its best iteration, as the wrapper does
-        return lambda X: booster.predict(X, num_threads=1)
-    if isinstance(regressor, XGBRegressor):
-        try:
-            rounds = (0, regressor.best_iteration + 1)  # early-stopped: as the wrapper does
-        except AttributeError:
-            rounds = (0, 0)  # all trees
-        xgb_booster = regressor.get_booster()
-        return lambda X: xgb_booster.inplace_predict(X, iteration_range=rounds)
-    return regressor.predict
+    """`regressor.predict` on a feature matrix, through its spec's fastest call (the booster
+    itself where there is one); a regressor no candidate owns keeps its own predict."""
+    model_spec = spec_for(regressor)
+    return regressor.predict if model_spec is None else model_spec.predictor(regressor)
 
 
 class Scorer:
@@ -66,6 +56,9 @@ class Scorer:
         self.evaluator = "native"  # what computes the trees: "native" or "onnxruntime"
         if compiled:
             try:
+                # ONNX is a serving concern: only a scorer asked to compile loads it
+                from moviescore.serving.compiled import compile_regressor
+
                 self._predict = compile_regressor(regressor, len(names), self._predict)
                 self.evaluator = "onnxruntime"
             except Exception as exc:  # any converter failure: slower, never wrong

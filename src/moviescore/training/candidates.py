@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
@@ -15,9 +14,8 @@ from moviescore.ingest.partitions import Splits
 from moviescore.ingest.raw_movie import LABEL
 from moviescore.serving.scoring import Scorer, clamp
 from moviescore.training.features import MovieFeatures, make_pipeline
-from moviescore.training.specs import default_params, make_regressor
+from moviescore.training.specs import ModelSpec, spec
 
-EARLY_STOPPING_ROUNDS = 50
 SPLIT_NAMES = ("train", "val", "test")
 
 
@@ -65,28 +63,8 @@ def baseline_metrics(splits: Splits) -> dict[str, float]:
     return _split_metrics(per_split)
 
 
-def _fit_regressor(name: str, model: Any, X: np.ndarray, y: np.ndarray, val: tuple) -> None:
-    """Boosters stop early on the validation years and keep their best iteration."""
-    if name == "xgboost":
-        model.set_params(early_stopping_rounds=EARLY_STOPPING_ROUNDS)
-        model.fit(X, y, eval_set=[val], verbose=False)
-    elif name == "lightgbm":
-        stop = lgb.early_stopping(EARLY_STOPPING_ROUNDS, verbose=False)
-        model.fit(X, y, eval_X=(val[0],), eval_y=(val[1],), callbacks=[stop])
-    else:
-        model.fit(X, y)
-
-
-def _best_iteration(model: Any) -> int | None:
-    for attr in ("best_iteration", "best_iteration_"):
-        value = getattr(model, attr, None)
-        if isinstance(value, int | np.integer) and value >= 0:
-            return int(value)
-    return None
-
-
 def _fit(
-    name: str, df: pd.DataFrame, val: pd.DataFrame | None = None, **params: Any
+    model_spec: ModelSpec, df: pd.DataFrame, val: pd.DataFrame | None = None, **params: Any
 ) -> tuple[Pipeline, np.ndarray | None]:
     """Features fitted on `df` (each matrix built once); boosters stop early on `val`.
 
@@ -95,12 +73,12 @@ def _fit(
     y = df[LABEL].to_numpy(dtype=float)
     features = MovieFeatures()
     X = features.fit_transform(df, y)
-    model = make_regressor(name, **params)
+    model = model_spec.build(**params)
     if val is None:
         model.fit(X, y)
         return make_pipeline(model, features=features), None
     X_val = features.transform(val)
-    _fit_regressor(name, model, X, y, (X_val, val[LABEL].to_numpy(dtype=float)))
+    model_spec.fit(model, X, y, X_val, val[LABEL].to_numpy(dtype=float))
     return make_pipeline(model, features=features), clamp(model.predict(X_val))
 
 
@@ -115,21 +93,22 @@ def train_candidate(name: str, splits: Splits) -> CandidateResult:
        on the untouched test years.
     Each feature matrix is computed once and handed to the regressor directly.
     """
+    model_spec = spec(name)  # an unknown name fails before any work
     for split in SPLIT_NAMES:
         if len(getattr(splits, split)) == 0:
             raise ValueError(f"split {split!r} is empty; cannot train {name}")
-    selected, val_pred = _fit(name, splits.train, splits.val)
+    selected, val_pred = _fit(model_spec, splits.train, splits.val)
     assert val_pred is not None
     val_scores = scores(splits.val[LABEL].to_numpy(dtype=float), val_pred)
-    params = default_params(name)
-    best = _best_iteration(selected[-1])
+    params = model_spec.params()
+    best = model_spec.best_iteration(selected[-1])
     if best is not None:
         scale = (len(splits.train) + len(splits.val)) / len(splits.train)
         params["best_iteration"] = best
         params["n_estimators"] = max(1, round((best + 1) * scale))
     refit_params = {"n_estimators": params["n_estimators"]} if best is not None else {}
     fit_rows = pd.concat([splits.train, splits.val], ignore_index=True)
-    pipeline, _ = _fit(name, fit_rows, **refit_params)
+    pipeline, _ = _fit(model_spec, fit_rows, **refit_params)
     features, model = pipeline[0], pipeline[-1]
     scorer = Scorer(pipeline)  # the prediction path evaluation and serving share
 
