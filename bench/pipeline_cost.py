@@ -68,7 +68,6 @@ def worker(n: int, folder: Path) -> dict[str, Any]:
     from moviescore.training.specs import CANDIDATES
 
     snapshot = write_snapshot(n, folder / f"movies-{n}.csv")
-    run_id = pipeline.run_id_for(DS)
     steps: dict[str, dict[str, float]] = {}
     candidates = []
 
@@ -83,8 +82,8 @@ def worker(n: int, folder: Path) -> dict[str, Any]:
     timed("collect", pipeline.collect_step, DS, "snapshot", str(snapshot))
     prepared = timed("preprocess", pipeline.preprocess_step, DS)
     for name in CANDIDATES:
-        candidates.append(timed(f"train {name}", pipeline.train_step, DS, run_id, name))
-    decision = timed("promote", pipeline.promote_step, DS, run_id, candidates)
+        candidates.append(timed(f"train {name}", pipeline.train_step, DS, name))
+    decision = timed("promote", pipeline.promote_step, DS, candidates)
     return {
         "movies": n,
         "labelled": prepared["labelled"],

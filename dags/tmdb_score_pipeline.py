@@ -1,7 +1,8 @@
 """Daily training of the movie-score models: wiring only, every task is one call into moviescore.
 
-Parsing this file imports nothing but Airflow: the library (pandas, xgboost, ...) is imported inside
-the task bodies, so the dag-processor stays fast.
+Parsing this file imports Airflow and the candidate names (`moviescore.training.specs`, which loads
+no model library); pandas, xgboost & co. are imported inside the task bodies, so the dag-processor
+stays fast.
 """
 
 from __future__ import annotations
@@ -12,10 +13,9 @@ from typing import Any
 import pendulum
 from airflow.sdk import Param, dag, task
 
+from moviescore.training.specs import CANDIDATES
+
 DAG_ID = "tmdb_score_pipeline"
-# = moviescore.training.specs.CANDIDATES (tests/dags keeps them equal). Not imported: that module
-# loads xgboost and lightgbm, which would slow down every parse of this file.
-MODELS = ("xgboost", "lightgbm", "random_forest")
 
 DEFAULT_ARGS: dict[str, Any] = {
     "owner": "moviescore",
@@ -37,10 +37,10 @@ Every day at **00:00 UTC (09:00 KST)** for the logical date `ds`:
    partition `DATA_DIR/raw/date=ds/` — running a date again replaces it, never duplicates it.
 2. **preprocess** — every partition up to `ds`, label filter (`vote_count > MIN_VOTE_COUNT`),
    time-based split: train on older releases, validate and test on newer ones.
-3. **plan** — the pipeline run id of `ds` (`run-<ds>`), shared by train and promote.
-4. **train** ×3 (mapped: xgboost, lightgbm, random_forest) — one W&B run each (offline unless
-   `WANDB_API_KEY` is set), grouped by the run id.
-5. **promote** — the candidate with the lowest *validation* RMSE is the challenger. The current
+3. **train** ×3 (mapped: xgboost, lightgbm, random_forest) — one W&B run each (offline unless
+   `WANDB_API_KEY` is set), grouped by the pipeline run id of `ds` (`run-<ds>`; a re-run of `ds`
+   reuses it).
+4. **promote** — the candidate with the lowest *validation* RMSE is the challenger. The current
    champion is re-scored on the same test set. The challenger is promoted when its test RMSE beats
    the champion's by at least `MIN_RMSE_IMPROVEMENT` and its overfit gap (test − train RMSE) stays
    under `MAX_RMSE_GAP`; with no champion it must beat the mean-rating baseline. The verdict is
@@ -92,37 +92,27 @@ def tmdb_score_pipeline() -> None:
         return collect_step(str(ds), params.get("source"), params.get("snapshot"))
 
     @task
-    def preprocess(collected: dict[str, Any], ds: str | None = None) -> dict[str, Any]:
+    def preprocess(ds: str | None = None) -> dict[str, Any]:
         from moviescore.steps import preprocess_step
 
         return preprocess_step(str(ds))
 
-    # `run_id` is Airflow's own context name (the DAG run); ours is `pipeline_run_id`.
     @task
-    def plan(prepared: dict[str, Any], ds: str | None = None) -> str:
-        """The pipeline run id of `ds`: train and promote share it; a re-run of `ds` reuses it."""
-        from moviescore.steps import run_id_for
-
-        return run_id_for(str(ds))
-
-    @task
-    def train(pipeline_run_id: str, model_name: str, ds: str | None = None) -> dict[str, Any]:
+    def train(model_name: str, ds: str | None = None) -> dict[str, Any]:
         from moviescore.steps import train_step
 
-        return train_step(str(ds), pipeline_run_id, model_name)
+        return train_step(str(ds), model_name)
 
     @task
-    def promote(
-        pipeline_run_id: str, candidates: list[dict[str, Any]], ds: str | None = None
-    ) -> dict[str, Any]:
+    def promote(candidates: list[dict[str, Any]], ds: str | None = None) -> dict[str, Any]:
         from moviescore.steps import promote_step
 
-        return promote_step(str(ds), pipeline_run_id, list(candidates))
+        return promote_step(str(ds), list(candidates))
 
-    # TaskFlow passes XComArgs where the functions declare their runtime values.
-    run_id = plan(preprocess(collect()))  # type: ignore[arg-type]
-    trained = train.partial(pipeline_run_id=run_id).expand(model_name=list(MODELS))
-    promote(run_id, trained)  # type: ignore[arg-type]
+    # Each step reads from disk what the one before wrote for `ds`: an order, not a value, to pass.
+    trained = train.expand(model_name=list(CANDIDATES))
+    collect() >> preprocess() >> trained
+    promote(trained)  # type: ignore[arg-type]
 
 
 tmdb_score_pipeline()

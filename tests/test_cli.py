@@ -55,7 +55,7 @@ def test_pipeline_promotes_then_keeps_and_predicts_every_row(
     for cand in candidates:  # W&B is disabled in tests: give each run the link an online one has
         cand["wandb_run_id"] = f"run-of-{cand['model_name']}"
         cand["wandb_url"] = f"https://wandb.ai/team/tmdb/runs/run-of-{cand['model_name']}"
-    kept = promote_step(DS, f"run-{DS}", candidates)
+    kept = promote_step(DS, candidates)
     assert kept["promoted"] is False
     linked = [(c["model_name"], c["wandb_run_id"], c["wandb_url"]) for c in kept["candidates"]]
     assert linked == [(c["model_name"], c["wandb_run_id"], c["wandb_url"]) for c in candidates]

@@ -120,11 +120,13 @@ def load_splits(dataset_dir: str | Path) -> Any:
     return Splits(*(pd.read_parquet(folder / f"{name}.parquet") for name in SPLITS))
 
 
-def train_step(ds: str, run_id: str, model_name: str) -> dict[str, Any]:
+def train_step(ds: str, model_name: str) -> dict[str, Any]:
+    """One candidate fitted on the dataset of `ds`, saved under the run of `ds`."""
     from moviescore.training.candidates import train_candidate
     from moviescore.training.tracking import log_candidate
 
     settings = get_settings()
+    run_id = run_id_for(ds)
     dataset = _dataset_dir(settings, ds)
     splits = load_splits(dataset)
     result = train_candidate(model_name, splits)
@@ -174,7 +176,7 @@ def _rescore_champion(registry: Any, splits: Any) -> tuple[str | None, float | N
         return version, None, f"{type(exc).__name__}: {exc}"
 
 
-def promote_step(ds: str, run_id: str, candidates: list[dict[str, Any]]) -> dict[str, Any]:
+def promote_step(ds: str, candidates: list[dict[str, Any]]) -> dict[str, Any]:
     """Champion/challenger by RMSE gap; the decision is written whether or not it promotes."""
     from moviescore.registry.store import Registry
     from moviescore.training.candidates import baseline_metrics
@@ -182,6 +184,7 @@ def promote_step(ds: str, run_id: str, candidates: list[dict[str, Any]]) -> dict
     from moviescore.training.tracking import log_promotion
 
     settings = get_settings()
+    run_id = run_id_for(ds)
     dataset = _dataset_dir(settings, ds)
     splits = load_splits(dataset)
     data_summary = json.loads((dataset / "summary.json").read_text())
@@ -248,9 +251,8 @@ def run_all(ds: str, source: str | None = None, snapshot: str | None = None) -> 
     """The whole DAG in one process, with the same step functions (for `moviescore pipeline`)."""
     from moviescore.training.specs import CANDIDATES
 
-    run_id = run_id_for(ds)
     collected = collect_step(ds, source, snapshot)
     prepared = preprocess_step(ds)
-    candidates = [train_step(ds, run_id, name) for name in CANDIDATES]
-    decision = promote_step(ds, run_id, candidates)
+    candidates = [train_step(ds, name) for name in CANDIDATES]
+    decision = promote_step(ds, candidates)
     return {"collect": collected, "preprocess": prepared, "decision": decision}

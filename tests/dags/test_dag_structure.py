@@ -26,9 +26,8 @@ def test_tasks_and_order(dag: Any) -> None:
     assert upstream == {
         "collect": set(),
         "preprocess": {"collect"},
-        "plan": {"preprocess"},
-        "train": {"plan"},
-        "promote": {"plan", "train"},
+        "train": {"preprocess"},
+        "promote": {"train"},
     }
 
 
@@ -38,8 +37,8 @@ def test_train_is_mapped_over_the_three_candidates(dag: Any) -> None:
     train = dag.task_dict["train"]
     assert train.is_mapped
     assert train.op_kwargs_expand_input.value == {"model_name": list(CANDIDATES)}
-    # the run id is shared by every mapped instance, not mapped over
-    assert set(train.partial_kwargs["op_kwargs"]) == {"pipeline_run_id"}
+    # nothing else is passed: each instance derives the run id from `ds` itself
+    assert not train.partial_kwargs.get("op_kwargs")
 
 
 def test_schedule_is_daily_at_midnight_utc(dag: Any) -> None:
@@ -74,6 +73,9 @@ def test_doc_tells_the_operator_what_and_how(dag: Any) -> None:
     doc = dag.doc_md
     for needle in ("09:00 KST", "MIN_RMSE_IMPROVEMENT", "MAX_RMSE_GAP", "backfill", "dags test"):
         assert needle in doc, needle
+    for task in dag.tasks:  # the numbered list names each task, and no task that is gone
+        assert f"**{task.task_id}**" in doc, task.task_id
+    assert "**plan**" not in doc
 
 
 def test_each_task_is_one_call_into_the_pipeline(dag: Any) -> None:
@@ -93,11 +95,13 @@ def test_each_task_is_one_call_into_the_pipeline(dag: Any) -> None:
 
 
 def test_parsing_imports_no_heavy_library() -> None:
-    """The dag-processor re-parses the file often: pandas, xgboost & co. load only in tasks."""
+    """The dag-processor re-parses the file often: it reads the candidate names from the library,
+    while pandas, xgboost & co. load only in tasks."""
     probe = (
         "import runpy, sys; runpy.run_path(sys.argv[1]); "
-        "print(','.join(m for m in ('moviescore', 'pandas', 'xgboost', 'lightgbm', 'sklearn', "
-        "'wandb') if m in sys.modules))"
+        "assert 'moviescore.training.specs' in sys.modules; "
+        "print(','.join(m for m in ('pandas', 'xgboost', 'lightgbm', 'sklearn', 'onnx', "
+        "'onnxruntime', 'wandb') if m in sys.modules))"
     )
     out = subprocess.run(
         [sys.executable, "-c", probe, str(DAG_FILE)],

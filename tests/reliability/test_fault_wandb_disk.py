@@ -20,7 +20,7 @@ from tmdb_fake import make_movies
 from moviescore.config import Settings, get_settings
 from moviescore.ingest.partitions import partition_path, write_partition
 from moviescore.ingest.tmdb_details import records_to_frame
-from moviescore.steps import collect_step, preprocess_step, train_step
+from moviescore.steps import collect_step, preprocess_step, run_id_for, train_step
 
 DS = "2024-03-01"
 
@@ -45,13 +45,13 @@ def test_training_completes_when_wandb_is_unreachable(
     get_settings.cache_clear()
 
     began = time.monotonic()
-    out = train_step(DS, "run-wandb-down", "xgboost")
+    out = train_step(DS, "xgboost")
     elapsed = time.monotonic() - began
 
     assert out["wandb_run_id"] is None  # W&B failed; training did not
     assert out["metrics"]["test_rmse"] > 0 and Path(out["model_path"]).stat().st_size > 0
     assert elapsed < 45, elapsed
-    record = settings.data_dir / "wandb" / "metrics" / "run-wandb-down" / "xgboost.json"
+    record = settings.data_dir / "wandb" / "metrics" / run_id_for(DS) / "xgboost.json"
     assert json.loads(record.read_text())["wandb_mode"] == "online"
 
 
