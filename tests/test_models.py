@@ -105,7 +105,8 @@ def test_default_forest_stays_small_for_one_row_serving(data: tuple) -> None:
 def test_importing_the_specs_loads_no_model_library() -> None:
     probe = (
         "import sys, moviescore.training.specs as s; assert s.CANDIDATES; "
-        "print(','.join(m for m in ('xgboost', 'lightgbm', 'sklearn', 'onnx') if m in sys.modules))"
+        "print(','.join(m for m in ('numpy', 'xgboost', 'lightgbm', 'sklearn', 'onnx') "
+        "if m in sys.modules))"
     )
     out = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True

@@ -100,7 +100,7 @@ def test_parsing_imports_no_heavy_library() -> None:
     probe = (
         "import runpy, sys; runpy.run_path(sys.argv[1]); "
         "assert 'moviescore.training.specs' in sys.modules; "
-        "print(','.join(m for m in ('pandas', 'xgboost', 'lightgbm', 'sklearn', 'onnx', "
+        "print(','.join(m for m in ('numpy', 'pandas', 'xgboost', 'lightgbm', 'sklearn', 'onnx', "
         "'onnxruntime', 'wandb') if m in sys.modules))"
     )
     out = subprocess.run(
