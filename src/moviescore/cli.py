@@ -130,6 +130,7 @@ def predict(
 @models_app.command("list")
 def models_list() -> None:
     """Every published version, newest first; * marks the champion."""
+    from moviescore.records import Metrics
     from moviescore.registry.store import Registry
 
     table = Table()
@@ -137,15 +138,16 @@ def models_list() -> None:
     table.add_column("version", no_wrap=True)  # YYYYmmdd-HHMMSS-model-id: also when it was made
     for column in ("model", "test RMSE", "gap", "problem"):
         table.add_column(column)
-    for m in Registry.from_settings().list_versions():
-        metrics = m.get("metrics", {})
+    for listed in Registry.from_settings().list_versions():
+        manifest = listed.manifest
+        metrics = manifest.metrics if manifest else Metrics()
         table.add_row(
-            "*" if m.get("champion") else "",
-            m["version"],
-            m.get("model_name", "?"),
+            "*" if listed.champion else "",
+            listed.version,
+            manifest.model_name if manifest else "?",
             f"{metrics.get('test_rmse', float('nan')):.3f}",
             f"{metrics.get('rmse_gap', float('nan')):.3f}",
-            m.get("error", ""),  # e.g. a bundle that fails its signature check
+            listed.error or "",  # e.g. a bundle that fails its signature check
         )
     console.print(table)
 
@@ -162,11 +164,11 @@ def models_show(
     if version is None:
         if pointer is None:
             raise typer.BadParameter("no champion yet; run `moviescore pipeline` first")
-        version = pointer["version"]
+        version = pointer.version
     _print_json(
         {
-            "manifest": registry.manifest(version),
-            "champion": pointer if pointer and pointer["version"] == version else None,
+            "manifest": registry.manifest(version).dump(),
+            "champion": pointer.dump() if pointer and pointer.version == version else None,
         }
     )
 
@@ -178,7 +180,7 @@ def models_rollback(
     """Point the champion at an earlier, verified version."""
     from moviescore.registry.store import Registry
 
-    _print_json(Registry.from_settings().rollback(version))
+    _print_json(Registry.from_settings().rollback(version).dump())
 
 
 @app.command()

@@ -1,9 +1,9 @@
 """Raw partitions per logical date, and the labelled, time-split data a training run sees.
 
 `DATA_DIR/raw/date=YYYY-MM-DD/movies.parquet` holds one date's validated batch. Writing a date
-again replaces its file atomically (`storage.atomic_write`), so a re-run never duplicates and a reader
-never sees half a file. Across dates a movie is kept once: the latest partition's version of it
-wins (its votes and rating are the freshest).
+again replaces its file atomically (`storage.atomic_write`), so a re-run never duplicates and a
+reader never sees half a file. Across dates a movie is kept once: the latest partition's version
+of it wins (its votes and rating are the freshest).
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ class Splits(NamedTuple):
 
 
 SPLITS: tuple[str, ...] = Splits._fields  # ("train", "val", "test"): file and metric names
+
 
 def iso_day(day: date | str) -> str:
     """`day` as YYYY-MM-DD; ValueError for anything that is not a calendar date."""
