@@ -24,12 +24,20 @@ class RecordError(ValueError):
         self.key, self.reason = key, reason
 
 
+def json_default(value: Any) -> Any:
+    """Plain JSON for what `json` cannot write: numpy scalars and arrays, dates; else text."""
+    for attr in ("item", "tolist", "isoformat"):
+        if hasattr(value, attr):
+            return getattr(value, attr)()
+    return str(value)
+
+
 class Record(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     def dump(self) -> dict[str, Any]:
         """Plain JSON types, exactly the keys this record was built or read with."""
-        return self.model_dump(mode="json", exclude_unset=True)
+        return self.model_dump(mode="json", exclude_unset=True, fallback=json_default)
 
 
 R = TypeVar("R", bound=Record)

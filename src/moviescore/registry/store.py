@@ -45,6 +45,7 @@ from moviescore.records import (
     PromotionRecord,
     Record,
     RecordError,
+    json_default,
     parse,
 )
 from moviescore.registry import signing
@@ -115,15 +116,8 @@ def new_version_id(model_name: str, now: datetime | None = None) -> str:
     return f"{(now or datetime.now(UTC)):%Y%m%d-%H%M%S}-{slug}-{secrets.token_hex(3)}"
 
 
-def _json_default(value: Any) -> Any:
-    for attr in ("item", "tolist", "isoformat"):  # numpy scalars/arrays, dates
-        if hasattr(value, attr):
-            return getattr(value, attr)()
-    return str(value)
-
-
 def _to_json(value: Any) -> bytes:
-    return json.dumps(value, indent=2, sort_keys=True, default=_json_default).encode()
+    return json.dumps(value, indent=2, sort_keys=True, default=json_default).encode()
 
 
 def _sha256(blob: bytes) -> str:
@@ -358,8 +352,9 @@ class Registry:
         return f"{RUNS}{run_id}/decision.json"
 
     def write_decision(self, run_id: str, decision: PromotionRecord | Mapping[str, Any]) -> None:
+        key = self._run_key(run_id)
         record = parse(PromotionRecord, decision, f"the decision of {run_id}")
-        self.store.put(self._run_key(run_id), _to_json(record.dump()))
+        self.store.put(key, _to_json(record.dump()))
 
     def decision(self, run_id: str) -> PromotionRecord | None:
         return self._get(PromotionRecord, self._run_key(run_id))
