@@ -17,6 +17,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from moviescore.config import Settings, get_settings
+from moviescore.records import RecordError
 from moviescore.registry import store as reg_module
 from moviescore.registry.s3 import BucketMissing, S3Unavailable, make_client
 from moviescore.registry.store import (
@@ -376,3 +377,18 @@ def test_rollback_skips_a_history_entry_that_never_became_champion(
     assert registry.rollback().version == v1
     history_reads = [k for k in read if k.startswith("models/history/")]
     assert len(history_reads) == 3  # stray, v2, v1: the oldest v1 entry is never fetched
+
+
+def test_a_record_that_does_not_parse_is_a_record_error_naming_its_key(
+    registry: Registry,
+) -> None:
+    version = registry.publish(tiny_pipeline(1.0), manifest_for("xgboost"))
+    registry.set_champion(version, {"promote": True})
+    bad = "models/history/29990101T000000000000Z-broken.json"
+    raw_put(registry, bad, b'{"action": "promote"}')  # no version
+    with pytest.raises(RecordError, match=f"s3://{registry.bucket}/{bad}") as info:
+        registry.history()
+    assert "version: Field required" in info.value.reason
+    raw_put(registry, "runs/run-x/decision.json", b'{"candidates": "none"}')
+    with pytest.raises(RecordError, match="runs/run-x/decision.json"):
+        registry.decision("run-x")
