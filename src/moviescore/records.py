@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -199,3 +200,24 @@ class ChampionPointer(Record):
     previous_version: str | None = None
     action: str | None = None
     decision: PromotionRecord = Field(default_factory=PromotionRecord)
+
+
+@dataclass(frozen=True)
+class ListedVersion:
+    """One line of `Registry.list_versions`: its manifest, or why it could not be read."""
+
+    version: str
+    champion: bool
+    manifest: Manifest | None = None
+    error: str | None = None
+
+    @property
+    def created_at(self) -> str:
+        return (self.manifest.created_at if self.manifest else None) or ""
+
+    def as_json(self) -> dict[str, Any]:
+        """The manifest's keys plus `champion` (or `version` and `error`), as /models lists it."""
+        doc = self.manifest.dump() if self.manifest else {"version": self.version}
+        if self.error is not None:
+            doc["error"] = self.error
+        return doc | {"champion": self.champion}

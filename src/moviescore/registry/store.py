@@ -41,6 +41,7 @@ import joblib
 from moviescore.config import Settings, get_settings
 from moviescore.records import (
     ChampionPointer,
+    ListedVersion,
     Manifest,
     PromotionRecord,
     Record,
@@ -88,27 +89,6 @@ class ModelBundle:
     version: str
     manifest: Manifest
     pipeline: Any
-
-
-@dataclass(frozen=True)
-class ListedVersion:
-    """One line of `list_versions`: its manifest, or why it could not be read."""
-
-    version: str
-    champion: bool
-    manifest: Manifest | None = None
-    error: str | None = None
-
-    @property
-    def created_at(self) -> str:
-        return (self.manifest.created_at if self.manifest else None) or ""
-
-    def as_json(self) -> dict[str, Any]:
-        """The manifest's keys plus `champion` (or `version` and `error`), as /models lists it."""
-        doc = self.manifest.dump() if self.manifest else {"version": self.version}
-        if self.error is not None:
-            doc["error"] = self.error
-        return doc | {"champion": self.champion}
 
 
 def new_version_id(model_name: str, now: datetime | None = None) -> str:
