@@ -41,6 +41,7 @@ import joblib
 from moviescore.config import Settings, get_settings
 from moviescore.records import (
     ChampionPointer,
+    FileEntry,
     ListedVersion,
     Manifest,
     PromotionRecord,
@@ -190,7 +191,7 @@ class Registry:
         return manifest
 
     @staticmethod
-    def _files(version: str, manifest: Manifest) -> dict[str, Any]:
+    def _files(version: str, manifest: Manifest) -> dict[str, FileEntry]:
         files = manifest.files
         if not files or MODEL_FILE not in files:
             raise IntegrityError(version, "bad manifest", f"no sha256 for {MODEL_FILE}")
