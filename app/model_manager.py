@@ -15,13 +15,15 @@ import gc
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
+from moviescore.records import RecordError
 from moviescore.serving.scoring import Scorer
 
 if TYPE_CHECKING:
+    from moviescore.records import ChampionPointer
     from moviescore.registry.store import ModelBundle
 
 log = logging.getLogger(__name__)
@@ -35,7 +37,9 @@ class ChampionSource(Protocol):
 
     bucket: str
 
-    def champion_if_changed(self, etag: str | None) -> tuple[dict[str, Any] | None, str | None]: ...
+    def champion_if_changed(
+        self, etag: str | None
+    ) -> tuple[ChampionPointer | None, str | None]: ...
 
     def load(self, version: str) -> ModelBundle: ...
 
@@ -46,7 +50,7 @@ class ServedModel:
     scorer: Scorer  # built and probed at load time, off the request path
     loaded_at: datetime
     source_uri: str
-    pointer: dict[str, Any] = field(default_factory=dict)
+    pointer: ChampionPointer | None = None
 
     @property
     def version(self) -> str:
@@ -54,7 +58,7 @@ class ServedModel:
 
     @property
     def model_name(self) -> str:
-        return str(self.bundle.manifest.get("model_name", "unknown"))
+        return self.bundle.manifest.model_name
 
     @functools.cached_property
     def identity(self) -> dict[str, str]:
@@ -104,13 +108,13 @@ class ModelManager:
         return self.served is not None
 
     def serve(
-        self, bundle: ModelBundle, source_uri: str, pointer: dict[str, Any] | None = None
+        self, bundle: ModelBundle, source_uri: str, pointer: ChampionPointer | None = None
     ) -> None:
         """Swap in `bundle` with one reference assignment; raises (keeping the old model) when
         it cannot score."""
         scorer = Scorer(bundle.pipeline, compiled=True)
         scorer.check()
-        self.served = ServedModel(bundle, scorer, _now(), source_uri, dict(pointer or {}))
+        self.served = ServedModel(bundle, scorer, _now(), source_uri, pointer)
         # The model and the libraries are long-lived: move them out of the GC's sight so a
         # full collection triggered by a big batch scans only request garbage, not the model
         # (1,000-movie batch: median 103 -> 78 ms, p95 280 -> 106 ms). Cost: reference cycles
@@ -156,21 +160,20 @@ class ModelManager:
             etag_to_send = None  # backoff over: look at the pointer again, even if unchanged
         try:
             pointer, etag = self.registry.champion_if_changed(etag_to_send)
+        except RecordError as exc:  # S3 answered, but with a broken pointer: keep serving
+            self._reached_registry()
+            self._record_error(f"bad champion pointer: {exc}"[:500])
+            return "bad_pointer"
         except Exception as exc:  # S3 down, bad credentials...: keep serving what we have
             self.poll_failures += 1
             self._record_error(f"poll failed: {exc!r}")
             return "error"
-        self.last_success_at = _now()
-        self.last_success_monotonic = time.monotonic()
+        self._reached_registry()
         if pointer is None:
             if etag is None:
                 return "no_champion"
             return "backoff" if self._failed_pointer else "unchanged"
-        version = pointer.get("version")
-        if not isinstance(version, str) or not version:
-            self._etag = etag  # a broken pointer stays broken until someone rewrites it
-            self._record_error(f"champion pointer names no version: {pointer!r:.200}")
-            return "bad_pointer"
+        version = pointer.version
         if self.served is not None and self.served.version == version:
             self._etag = etag
             self._failed_pointer = None  # e.g. rolled back to what we serve
@@ -189,8 +192,12 @@ class ModelManager:
         self._failed.pop(version, None)
         self._failed_pointer = None
         self.reload_successes += 1
-        log.info("serving model %s (%s) from %s", version, pointer.get("model_name"), uri)
+        log.info("serving model %s (%s) from %s", version, pointer.model_name, uri)
         return "loaded"
+
+    def _reached_registry(self) -> None:
+        self.last_success_at = _now()
+        self.last_success_monotonic = time.monotonic()
 
     def _record_failure(self, version: str, previous: _Failure | None, exc: Exception) -> None:
         count = previous.count + 1 if previous else 1

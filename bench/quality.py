@@ -30,7 +30,7 @@ import pandas as pd
 
 from bench.report import ASSETS, Target, machine_note, save_results, table, write_section
 from bench.seed_recipe import SeedRecipe
-from bench.stack import DATA, MIN_VOTES, TRAIN_UNTIL, VAL_UNTIL, forward_split
+from bench.stack import DATA, MIN_VOTES, TRAIN_UNTIL, VAL_UNTIL, forward_split, scored
 from moviescore.ingest.partitions import Splits
 from moviescore.ingest.raw_movie import LABEL
 from moviescore.serving.scoring import SENTIMENT_FEATURES
@@ -168,9 +168,7 @@ def run(data: Path = DATA) -> dict[str, Any]:
     labelled, splits = forward_split(data)
     fitted = {name: train_candidate(name, splits) for name in CANDIDATES}
     candidates = {name: result.metrics for name, result in fitted.items()}
-    champion = pick_challenger([{"model_name": n, "metrics": m} for n, m in candidates.items()])[
-        "model_name"
-    ]
+    champion = pick_challenger([scored(result) for result in fitted.values()]).model_name
     seed = seed_metrics(splits)
     results: dict[str, dict[str, float]] = dict(candidates)
     results["seed recipe"] = seed

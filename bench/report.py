@@ -12,11 +12,12 @@ import json
 import os
 import platform
 import re
-import tempfile
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from moviescore.storage import atomic_write
 
 ROOT = Path(__file__).resolve().parents[1]
 REPORT = ROOT / "docs" / "BENCHMARKS.md"
@@ -58,11 +59,7 @@ def replace_section(text: str, name: str, body: str) -> str:
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as out:
-        out.write(text)
-    Path(tmp).replace(path)
+    atomic_write(path, lambda tmp: tmp.write_text(text))
 
 
 def write_section(name: str, body: str, report: Path = REPORT) -> None:

@@ -134,8 +134,10 @@ def measure(seconds: float, profiling: bool) -> dict[str, Any]:
             wait_http(f"{bare_url}/ready", proc=bare)
             api = psutil.Process(stack.api.pid)
             out["rss_idle_mb"] = api.memory_info().rss / 2**20
-            out["model"] = stack.registry.champion()
-            bundle = stack.registry.load(out["model"]["version"])
+            pointer = stack.registry.champion()
+            assert pointer is not None, "serving_stack publishes a champion"
+            out["model"] = pointer.dump()
+            bundle = stack.registry.load(pointer.version)
             overviews = [m["overview"] for m in movies if m["overview"]]
             out["one_row_ms"] = model_costs(bundle.pipeline, EXAMPLE_MOVIE, overviews)
             with PeakRss(stack.api.pid) as rss:

@@ -27,6 +27,7 @@ import pandas as pd
 from moviescore.ingest.partitions import Splits, label_filter, split_by_years
 from moviescore.ingest.snapshot import read_snapshot
 from moviescore.local_s3 import LocalS3Server, SeaweedPorts
+from moviescore.records import CandidateScore, Metrics, PromotionRecord, build_manifest
 from moviescore.registry.store import Registry
 from moviescore.training.candidates import CandidateResult, train_candidate
 from moviescore.training.promotion import pick_challenger
@@ -59,17 +60,15 @@ def train_candidates(names: tuple[str, ...] = CANDIDATES) -> dict[str, Candidate
     return {name: train_candidate(name, splits) for name in names}
 
 
+def scored(result: CandidateResult) -> CandidateScore:
+    return CandidateScore(model_name=result.model_name, metrics=Metrics(**result.metrics))
+
+
 def publish(registry: Registry, result: CandidateResult, note: str = "bench") -> str:
     """A new version of `result` in the registry, made champion; its version id."""
-    manifest = {
-        "model_name": result.model_name,
-        "params": result.params,
-        "metrics": result.metrics,
-        "feature_schema": [str(n) for n in result.pipeline[0].get_feature_names_out()],
-        "run_id": note,
-    }
+    manifest = build_manifest(scored(result), result.pipeline, params=result.params, run_id=note)
     version = registry.publish(result.pipeline, manifest)
-    registry.set_champion(version, {"reason": note, "promoted": True})
+    registry.set_champion(version, PromotionRecord(reason=note, promoted=True))
     return version
 
 
@@ -150,9 +149,7 @@ def serving_stack(results: dict[str, CandidateResult] | None = None) -> Iterator
         s3 = LocalS3Server(workdir / "s3", ports=SeaweedPorts.free(), bucket=BUCKET).start()
         stack = Stack(workdir, s3, Registry(s3.client(), BUCKET))
         try:
-            best = pick_challenger(
-                [{"model_name": n, "metrics": r.metrics} for n, r in results.items()]
-            )["model_name"]
+            best = pick_challenger([scored(r) for r in results.values()]).model_name
             publish(stack.registry, results[best])
             yield stack
         finally:

@@ -12,7 +12,6 @@ import pytest
 from moviescore.config import Settings
 from moviescore.ingest.partitions import (
     Splits,
-    atomic_write,
     fingerprint,
     iso_day,
     label_filter,
@@ -88,30 +87,6 @@ def test_a_failed_write_leaves_the_old_partition_intact(settings: Settings) -> N
     folder = settings.data_dir / "raw" / "date=2024-01-02"
     assert [p.name for p in folder.iterdir()] == ["movies.parquet"]
     assert read_partition(date(2024, 1, 2), settings)["id"].tolist() == [1]
-
-
-def test_atomic_write_replaces_whole_or_not_at_all(tmp_path: Path) -> None:
-    path = tmp_path / "new" / "dir" / "out.csv"  # parents are created
-    atomic_write(path, lambda tmp: tmp.write_text("old"))
-    plain = tmp_path / "plain.csv"
-    plain.write_text("x")
-    assert path.stat().st_mode == plain.stat().st_mode  # usual permissions, not mkstemp's 0600
-
-    def half_then(error: BaseException) -> Any:
-        def write(tmp: Path) -> None:
-            tmp.write_text("half")
-            raise error
-
-        return write
-
-    for error in (OSError("disk full"), KeyboardInterrupt()):  # any exception, even Ctrl-C
-        with pytest.raises(type(error)):
-            atomic_write(path, half_then(error))
-        assert path.read_text() == "old"
-        assert [p.name for p in path.parent.iterdir()] == ["out.csv"]  # no temp file left
-    atomic_write(path, lambda tmp: tmp.write_text("new"))
-    assert path.read_text() == "new"
-    assert [p.name for p in path.parent.iterdir()] == ["out.csv"]
 
 
 def test_iso_day_normalises_dates_and_refuses_the_rest() -> None:

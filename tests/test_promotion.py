@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import pytest
 
-from moviescore.training.promotion import Decision, decide, pick_challenger
+from moviescore.config import Settings
+from moviescore.records import CandidateScore, Metrics
+from moviescore.training.promotion import Decision, PromotionPolicy, decide, pick_challenger
 
-LIMITS: dict[str, Any] = {"min_improvement": 0.005, "max_gap": 0.6}
+POLICY = PromotionPolicy(min_improvement=0.005, max_gap=0.6)
 
 
-def candidate(name: str, test: float, gap: float = 0.2, val: float = 0.8) -> dict[str, Any]:
-    metrics = {"train_rmse": test - gap, "val_rmse": val, "test_rmse": test, "rmse_gap": gap}
-    return {"model_name": name, "metrics": metrics}
+def candidate(name: str, test: float, gap: float = 0.2, val: float = 0.8) -> CandidateScore:
+    metrics = Metrics(train_rmse=test - gap, val_rmse=val, test_rmse=test, rmse_gap=gap)
+    return CandidateScore(model_name=name, metrics=metrics)
 
 
 CASES = [
@@ -139,54 +140,63 @@ CASES = [
     ids=[c[0] for c in CASES],
 )
 def test_decide(
-    challenger: dict[str, Any],
+    challenger: CandidateScore,
     champion: float | None,
     baseline: float,
     error: str | None,
     promote: bool,
     fragments: list[str],
 ) -> None:
-    decision = decide(challenger, champion, baseline, champion_error=error, **LIMITS)
+    decision = decide(challenger, champion, baseline, POLICY, champion_error=error)
     assert isinstance(decision, Decision)
     assert decision.promote is promote
     for fragment in fragments:
         assert fragment in decision.reason, decision.reason
-    assert decision.challenger_test_rmse == challenger["metrics"]["test_rmse"]
+    assert decision.challenger_test_rmse == challenger.metrics.test_rmse
     assert decision.compared_with == ("champion" if champion is not None else "baseline")
     assert decision.as_dict()["promote"] is promote
 
 
 def test_unreadable_champion_is_ignored_even_with_a_score() -> None:
     # A stale score beside an error must not be used: the champion counts as absent.
-    decision = decide(candidate("x", 0.9), 0.5, 0.93, champion_error="boom", **LIMITS)
+    decision = decide(candidate("x", 0.9), 0.5, 0.93, POLICY, champion_error="boom")
     assert decision.promote and decision.compared_with == "baseline"
 
 
-def test_accepts_bare_metrics_and_derives_the_gap() -> None:
-    metrics = {"train_rmse": 0.1, "val_rmse": 0.8, "test_rmse": 0.8}  # gap 0.7 ≥ 0.6
-    decision = decide(metrics, None, 0.93, **LIMITS)
+def test_derives_a_missing_gap_from_train_and_test() -> None:
+    metrics = Metrics(train_rmse=0.1, val_rmse=0.8, test_rmse=0.8)  # gap 0.7 ≥ 0.6
+    decision = decide(CandidateScore(model_name="x", metrics=metrics), None, 0.93, POLICY)
     assert not decision.promote
     assert decision.challenger_rmse_gap == pytest.approx(0.7)
-    assert "challenger challenger overfits" not in decision.reason  # name falls back sanely
+    assert "challenger x overfits" in decision.reason
     assert "rmse gap 0.700" in decision.reason
+
+
+def test_policy_comes_from_the_settings() -> None:
+    settings = Settings(min_rmse_improvement=0.01, max_rmse_gap=0.5, _env_file=None)  # type: ignore[call-arg]
+    assert PromotionPolicy.from_settings(settings) == PromotionPolicy(0.01, 0.5)
+    decision = decide(
+        candidate("x", 0.80, gap=0.55), None, 0.93, PromotionPolicy.from_settings(settings)
+    )
+    assert not decision.promote and decision.max_gap == 0.5
 
 
 @pytest.mark.parametrize("bad", [math.nan, math.inf])
 def test_non_finite_challenger_is_never_promoted(bad: float) -> None:
-    decision = decide(candidate("xgboost", bad), None, 0.93, **LIMITS)
+    decision = decide(candidate("xgboost", bad), None, 0.93, POLICY)
     assert not decision.promote
     assert "no finite test RMSE" in decision.reason
 
 
 def test_non_finite_champion_score_falls_back_to_baseline() -> None:
-    decision = decide(candidate("xgboost", 0.85), math.nan, 0.93, **LIMITS)
+    decision = decide(candidate("xgboost", 0.85), math.nan, 0.93, POLICY)
     assert decision.promote
     assert "champion re-score is not a number" in decision.reason
 
 
 def test_missing_test_rmse_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="no test_rmse"):
-        decide({"model_name": "x", "metrics": {"val_rmse": 1.0}}, None, 0.9, **LIMITS)
+        decide(CandidateScore(model_name="x", metrics=Metrics(val_rmse=1.0)), None, 0.9, POLICY)
 
 
 def test_pick_challenger_uses_validation_not_test() -> None:
@@ -195,7 +205,7 @@ def test_pick_challenger_uses_validation_not_test() -> None:
         candidate("lightgbm", test=0.90, val=0.80),
         candidate("random_forest", test=0.60, val=math.nan),
     ]
-    assert pick_challenger(candidates)["model_name"] == "lightgbm"
+    assert pick_challenger(candidates).model_name == "lightgbm"
 
 
 def test_pick_challenger_with_no_usable_candidate() -> None:

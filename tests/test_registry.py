@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 import time
 from datetime import datetime
@@ -17,6 +18,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from moviescore.config import Settings, get_settings
+from moviescore.records import RecordError
 from moviescore.registry import store as reg_module
 from moviescore.registry.s3 import BucketMissing, S3Unavailable, make_client
 from moviescore.registry.store import (
@@ -82,12 +84,18 @@ def test_publish_champion_load_round_trip(registry: Registry) -> None:
 
     pointer = registry.set_champion(version, {"promote": True, "reason": "first"})
     assert registry.champion() == pointer
-    assert pointer["version"] == version and pointer["decision"]["reason"] == "first"
-    assert pointer["metrics"]["test_rmse"] == 0.8
+    assert pointer.version == version and pointer.decision.reason == "first"
+    assert pointer.metrics.test_rmse == 0.8
+    stored = raw_json(registry, CHAMPION_KEY)  # the keys on S3 are the ones written before
+    assert set(stored) == {
+        "version", "model_name", "metrics", "created_at", "promoted_at", "previous_version",
+        "action", "decision",
+    }  # fmt: skip
+    assert stored["decision"] == {"promote": True, "reason": "first"}
 
     bundle = registry.load(version)
     assert isinstance(bundle, ModelBundle) and bundle.version == version
-    assert bundle.manifest == manifest
+    assert bundle.manifest.dump() == manifest
     assert bundle.pipeline.predict(X[:2]).tolist() == [7.0, 7.0]
 
 
@@ -95,15 +103,15 @@ def test_conditional_get_of_the_pointer(registry: Registry) -> None:
     first = registry.publish(tiny_pipeline(1.0), manifest_for("lightgbm"))
     registry.set_champion(first, {"promote": True})
     pointer, etag = registry.champion_if_changed(None)
-    assert pointer is not None and pointer["version"] == first and etag
+    assert pointer is not None and pointer.version == first and etag
     assert registry.champion_if_changed(etag) == (None, etag)  # 304: nothing downloaded
 
     second = registry.publish(tiny_pipeline(2.0), manifest_for("xgboost"))
     registry.set_champion(second, {"promote": True})
     pointer, new_etag = registry.champion_if_changed(etag)
-    assert pointer is not None and pointer["version"] == second
+    assert pointer is not None and pointer.version == second
     assert new_etag and new_etag != etag
-    assert pointer["previous_version"] == first
+    assert pointer.previous_version == first
 
 
 def test_champion_pointer_is_written_last(registry: Registry, seaweedfs: Any) -> None:
@@ -134,7 +142,7 @@ def test_set_champion_refuses_an_incomplete_version(registry: Registry) -> None:
     registry.client.delete_object(Bucket=registry.bucket, Key=f"models/{broken}/model.joblib")
     with pytest.raises(IntegrityError, match="missing file"):
         registry.set_champion(broken, {"promote": True})
-    assert registry.champion()["version"] == good  # type: ignore[index]
+    assert registry.champion().version == good  # type: ignore[union-attr]
 
 
 def test_tampered_model_is_refused_before_unpickling(registry: Registry, tmp_path: Path) -> None:
@@ -242,16 +250,17 @@ def test_list_versions_and_history_newest_first(registry: Registry) -> None:
     raw_put(registry, "models/20000101-000000-xgboost-abcdef/model.joblib", b"partial")
 
     listed = registry.list_versions()
-    assert [m["version"] for m in listed] == versions[::-1]
-    assert [m["champion"] for m in listed] == [False, True, False]
-    assert listed[0]["model_name"] == "random_forest"
+    assert [m.version for m in listed] == versions[::-1]
+    assert [m.champion for m in listed] == [False, True, False]
+    assert listed[1].as_json()["champion"] is True and listed[1].as_json()["version"] == versions[1]
+    assert listed[0].manifest is not None and listed[0].manifest.model_name == "random_forest"
     assert registry.list_versions(limit=2) == listed[:2]
     assert registry.list_versions(limit=5) == listed
 
     history = registry.history()
-    assert [h["version"] for h in history] == [versions[1], versions[0]]
-    assert history[0]["previous_version"] == versions[0]
-    assert history[1]["previous_version"] is None
+    assert [h.version for h in history] == [versions[1], versions[0]]
+    assert history[0].previous_version == versions[0]
+    assert history[1].previous_version is None
     assert registry.history(limit=1) == history[:1]
 
 
@@ -266,20 +275,20 @@ def test_rollback(registry: Registry) -> None:
     registry.set_champion(v2, {"promote": True})
 
     pointer = registry.rollback()
-    assert pointer["version"] == v1 and pointer["action"] == "rollback"
-    assert pointer["previous_version"] == v2
-    assert f"rollback from {v2} to {v1}" in pointer["decision"]["reason"]
-    assert registry.champion()["version"] == v1  # type: ignore[index]
-    assert [h["version"] for h in registry.history()] == [v1, v2, v1]
+    assert pointer.version == v1 and pointer.action == "rollback"
+    assert pointer.previous_version == v2
+    assert f"rollback from {v2} to {v1}" in (pointer.decision.reason or "")
+    assert registry.champion().version == v1  # type: ignore[union-attr]
+    assert [h.version for h in registry.history()] == [v1, v2, v1]
 
-    assert registry.rollback(v2)["version"] == v2  # explicit version
+    assert registry.rollback(v2).version == v2  # explicit version
     with pytest.raises(RegistryError, match="already the champion"):
         registry.rollback(v2)
 
     raw_put(registry, f"models/{v1}/model.joblib", b"tampered")
     with pytest.raises(IntegrityError, match="sha256 mismatch"):
         registry.rollback(v1)
-    assert registry.champion()["version"] == v2  # type: ignore[index]
+    assert registry.champion().version == v2  # type: ignore[union-attr]
     with pytest.raises(VersionNotFound):
         registry.rollback("20000101-000000-xgboost-abcdef")
 
@@ -298,7 +307,7 @@ def test_missing_and_malformed_versions(registry: Registry) -> None:
 def test_run_decisions(registry: Registry) -> None:
     run_id = "scheduled__2026-11-22T00:00:00+00:00"
     registry.write_decision(run_id, {"promoted": False, "rmse": np.float32(0.5)})
-    assert registry.decision(run_id) == {"promoted": False, "rmse": 0.5}
+    assert registry.decision(run_id).dump() == {"promoted": False, "rmse": 0.5}  # type: ignore[union-attr]
     assert registry.decision("never-ran") is None
     for bad in ("", "a/b", ".."):
         with pytest.raises(ValueError, match="bad run id"):
@@ -327,8 +336,8 @@ def test_unreachable_endpoint_fails_fast_and_clearly(settings: Settings) -> None
 def test_decisions_lists_newest_runs_first_promoted_or_not(registry: Registry) -> None:
     for ds, promoted in (("2026-11-20", True), ("2026-11-22", False), ("2026-11-21", False)):
         registry.write_decision(f"run-{ds}", {"ds": ds, "promoted": promoted})
-    assert [d["ds"] for d in registry.decisions()] == ["2026-11-22", "2026-11-21", "2026-11-20"]
-    assert [d["ds"] for d in registry.decisions(limit=1)] == ["2026-11-22"]
+    assert [d.ds for d in registry.decisions()] == ["2026-11-22", "2026-11-21", "2026-11-20"]
+    assert [d.ds for d in registry.decisions(limit=1)] == ["2026-11-22"]
 
 
 def test_list_versions_with_a_limit_reads_only_the_newest_manifests(
@@ -344,7 +353,7 @@ def test_list_versions_with_a_limit_reads_only_the_newest_manifests(
     manifest = registry.manifest
     monkeypatch.setattr(registry, "manifest", lambda v: read.append(v) or manifest(v))
     newest = registry.list_versions(limit=2)
-    assert [m["version"] for m in newest] == [older[4], older[3]]
+    assert [m.version for m in newest] == [older[4], older[3]]
     assert sorted(read) == sorted(older[3:])  # a year of versions costs two GETs, not 365
 
 
@@ -363,9 +372,24 @@ def test_rollback_skips_a_history_entry_that_never_became_champion(
     registry.set_champion(stray, {"promote": True})
     raw_put(registry, "models/champion.json", json.dumps(champion).encode())  # the kill
     read: list[str] = []
-    get_json = registry._get_json
-    monkeypatch.setattr(registry, "_get_json", lambda key: read.append(key) or get_json(key))
+    get = registry._get
+    monkeypatch.setattr(registry, "_get", lambda model, key: read.append(key) or get(model, key))
 
-    assert registry.rollback()["version"] == v1
+    assert registry.rollback().version == v1
     history_reads = [k for k in read if k.startswith("models/history/")]
     assert len(history_reads) == 3  # stray, v2, v1: the oldest v1 entry is never fetched
+
+
+def test_a_record_that_does_not_parse_is_a_record_error_naming_its_key(
+    registry: Registry,
+) -> None:
+    version = registry.publish(tiny_pipeline(1.0), manifest_for("xgboost"))
+    registry.set_champion(version, {"promote": True})
+    bad = "models/history/29990101T000000000000Z-broken.json"
+    raw_put(registry, bad, b'{"action": "promote"}')  # no version
+    with pytest.raises(RecordError, match=re.escape(f"s3://{registry.bucket}/{bad}")) as info:
+        registry.history()
+    assert "version: Field required" in info.value.reason
+    raw_put(registry, "runs/run-x/decision.json", b'{"candidates": "none"}')
+    with pytest.raises(RecordError, match=r"runs/run-x/decision\.json"):
+        registry.decision("run-x")

@@ -31,15 +31,15 @@ def model_status(manager: ModelManager) -> ModelStatus:
         last_error=manager.last_error,
     )
     if served is not None:
-        manifest: dict[str, Any] = served.bundle.manifest
+        manifest = served.bundle.manifest
         status.version = served.version
         status.model_name = served.model_name
-        status.metrics = dict(manifest.get("metrics") or {})
-        status.trained_at = manifest.get("created_at")
-        status.promoted_at = served.pointer.get("promoted_at")
+        status.metrics = manifest.metrics.dump()
+        status.trained_at = manifest.created_at
+        status.promoted_at = served.pointer.promoted_at if served.pointer else None
         status.loaded_at = _iso(served.loaded_at)
         status.source_uri = served.source_uri
-        status.wandb_url = manifest.get("wandb_url")
+        status.wandb_url = manifest.wandb_url
         status.evaluator = served.scorer.evaluator
     return status
 
@@ -71,12 +71,11 @@ def models(
         runs = registry.decisions()
     except Exception as exc:
         raise HTTPException(503, f"model registry unreachable: {exc}") from exc
-    champion = pointer.get("version") if pointer else None
     served = manager.served
     return ModelsOverview(
-        champion=champion,
+        champion=pointer.version if pointer else None,
         served_version=served.version if served else None,
-        versions=list(versions),  # newest first, each with a `champion` flag
-        history=list(history),
-        runs=list(runs),
+        versions=[v.as_json() for v in versions],  # newest first, each with a `champion` flag
+        history=[entry.dump() for entry in history],
+        runs=[run.dump() for run in runs],
     )

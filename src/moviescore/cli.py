@@ -8,11 +8,14 @@ import subprocess
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from moviescore.records import PromotionRecord
 
 app = typer.Typer(help="Predict a film's TMDB rating before release.", no_args_is_help=True)
 models_app = typer.Typer(help="Inspect and manage the model registry on S3.", no_args_is_help=True)
@@ -81,20 +84,18 @@ CANDIDATE_COLUMNS = {  # header -> metric key; short headers keep the table in 8
 }
 
 
-def candidates_table(decision: dict[str, Any]) -> Table:
-    table = Table(title=f"candidates of {decision['run_id']}")
+def candidates_table(decision: PromotionRecord) -> Table:
+    from moviescore.records import CandidateScore, Metrics
+
+    table = Table(title=f"candidates of {decision.run_id}")
     table.add_column("model", no_wrap=True)  # never truncate the names a user must compare
     for header in CANDIDATE_COLUMNS:
         table.add_column(header, justify="right")
-    rows = [
-        *decision["candidates"],
-        {"model_name": "mean", "metrics": decision["baseline"]},
-    ]
-    for cand in rows:
-        m = cand["metrics"]
+    mean = CandidateScore(model_name="mean", metrics=decision.baseline or Metrics())
+    for cand in [*decision.candidates, mean]:
         table.add_row(
-            cand["model_name"],
-            *(f"{m.get(key, float('nan')):.3f}" for key in CANDIDATE_COLUMNS.values()),
+            cand.model_name,
+            *(f"{cand.metrics.get(key, float('nan')):.3f}" for key in CANDIDATE_COLUMNS.values()),
         )
     return table
 
@@ -102,13 +103,14 @@ def candidates_table(decision: dict[str, Any]) -> Table:
 @app.command()
 def pipeline(ds: DateOpt, source: SourceOpt = None, snapshot: SnapshotOpt = None) -> None:
     """collect → preprocess → train ×3 → promote in one process (the DAG's steps)."""
+    from moviescore.records import PromotionRecord, parse
     from moviescore.steps import run_all
 
     result = run_all(ds, source.value if source else None, str(snapshot) if snapshot else None)
-    decision = result["decision"]
+    decision = parse(PromotionRecord, result["decision"], "the promote step's decision")
     console.print(candidates_table(decision))
-    console.print(decision["reason"], style="green" if decision["promoted"] else "yellow")
-    console.print(f"champion: {decision['champion_version']}")
+    console.print(decision.reason, style="green" if decision.promoted else "yellow")
+    console.print(f"champion: {decision.champion_version}")
 
 
 @app.command()
@@ -130,6 +132,7 @@ def predict(
 @models_app.command("list")
 def models_list() -> None:
     """Every published version, newest first; * marks the champion."""
+    from moviescore.records import Metrics
     from moviescore.registry.store import Registry
 
     table = Table()
@@ -137,15 +140,16 @@ def models_list() -> None:
     table.add_column("version", no_wrap=True)  # YYYYmmdd-HHMMSS-model-id: also when it was made
     for column in ("model", "test RMSE", "gap", "problem"):
         table.add_column(column)
-    for m in Registry.from_settings().list_versions():
-        metrics = m.get("metrics", {})
+    for listed in Registry.from_settings().list_versions():
+        manifest = listed.manifest
+        metrics = manifest.metrics if manifest else Metrics()
         table.add_row(
-            "*" if m.get("champion") else "",
-            m["version"],
-            m.get("model_name", "?"),
+            "*" if listed.champion else "",
+            listed.version,
+            manifest.model_name if manifest else "?",
             f"{metrics.get('test_rmse', float('nan')):.3f}",
             f"{metrics.get('rmse_gap', float('nan')):.3f}",
-            m.get("error", ""),  # e.g. a bundle that fails its signature check
+            listed.error or "",  # e.g. a bundle that fails its signature check
         )
     console.print(table)
 
@@ -162,11 +166,11 @@ def models_show(
     if version is None:
         if pointer is None:
             raise typer.BadParameter("no champion yet; run `moviescore pipeline` first")
-        version = pointer["version"]
+        version = pointer.version
     _print_json(
         {
-            "manifest": registry.manifest(version),
-            "champion": pointer if pointer and pointer["version"] == version else None,
+            "manifest": registry.manifest(version).dump(),
+            "champion": pointer.dump() if pointer and pointer.version == version else None,
         }
     )
 
@@ -178,7 +182,7 @@ def models_rollback(
     """Point the champion at an earlier, verified version."""
     from moviescore.registry.store import Registry
 
-    _print_json(Registry.from_settings().rollback(version))
+    _print_json(Registry.from_settings().rollback(version).dump())
 
 
 @app.command()

@@ -7,8 +7,8 @@ a date again replaces its outputs instead of adding to them (tasks as transactio
 
 from __future__ import annotations
 
-import json
 import logging
+from collections.abc import Mapping, Sequence
 from datetime import date
 from functools import partial
 from pathlib import Path
@@ -18,9 +18,11 @@ import joblib
 import pandas as pd
 
 from moviescore.config import Settings, get_settings
+from moviescore.ingest.partitions import SPLITS
+from moviescore.records import CandidateSummary, DatasetSummary, PromotionRecord, parse
+from moviescore.storage import atomic_write, write_joblib, write_json
 
 log = logging.getLogger(__name__)
-SPLITS = ("train", "val", "test")
 
 
 def run_id_for(ds: str) -> str:
@@ -83,9 +85,9 @@ def _dataset_dir(settings: Settings, ds: str) -> Path:
 
 
 def preprocess_step(ds: str) -> dict[str, Any]:
-    """Labelled, time-split training data from every partition up to `ds` (never later ones)."""
+    """Labelled, time-split training data from every partition up to `ds` (never later ones);
+    returns a `DatasetSummary` as JSON (XCom)."""
     from moviescore.ingest.partitions import (
-        atomic_write,
         fingerprint,
         label_filter,
         read_all_partitions,
@@ -101,16 +103,21 @@ def preprocess_step(ds: str) -> dict[str, Any]:
         atomic_write(
             out / f"{name}.parquet", partial(getattr(splits, name).to_parquet, index=False)
         )
-    summary = {
-        "ds": ds,
-        "dataset": str(out),
-        "rows": len(movies),
-        "labelled": len(labelled),
+    summary = DatasetSummary(
+        ds=ds,
+        dataset=str(out),
+        rows=len(movies),
+        labelled=len(labelled),
         **{name: len(getattr(splits, name)) for name in SPLITS},
-        "fingerprint": fingerprint(labelled),
-    }
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+        fingerprint=fingerprint(labelled),
+    ).dump()
+    write_json(out / "summary.json", summary)
     return summary
+
+
+def read_dataset_summary(dataset_dir: Path) -> DatasetSummary:
+    path = dataset_dir / "summary.json"
+    return parse(DatasetSummary, path.read_bytes(), str(path))
 
 
 def load_splits(dataset_dir: str | Path) -> Any:
@@ -121,7 +128,8 @@ def load_splits(dataset_dir: str | Path) -> Any:
 
 
 def train_step(ds: str, model_name: str) -> dict[str, Any]:
-    """One candidate fitted on the dataset of `ds`, saved under the run of `ds`."""
+    """One candidate fitted on the dataset of `ds`, saved under the run of `ds`; returns a
+    `CandidateSummary` as JSON (XCom)."""
     from moviescore.training.candidates import train_candidate
     from moviescore.training.tracking import log_candidate
 
@@ -131,9 +139,7 @@ def train_step(ds: str, model_name: str) -> dict[str, Any]:
     splits = load_splits(dataset)
     result = train_candidate(model_name, splits)
     out = settings.runs_dir / run_id / model_name
-    out.mkdir(parents=True, exist_ok=True)
-    model_path = out / "model.joblib"
-    joblib.dump(result.pipeline, model_path)
+    model_path = write_joblib(out / "model.joblib", result.pipeline)
     tracked = log_candidate(
         model_name=model_name,
         params=result.params,
@@ -146,17 +152,17 @@ def train_step(ds: str, model_name: str) -> dict[str, Any]:
         settings=settings,
         extra_config={"ds": ds},
     )
-    summary = {
-        "ds": ds,
-        "run_id": run_id,
-        "model_name": model_name,
-        "params": result.params,
-        "metrics": result.metrics,
-        "model_path": str(model_path),
-        "wandb_run_id": tracked.id if tracked else None,
-        "wandb_url": tracked.url if tracked else None,
-    }
-    (out / "candidate.json").write_text(json.dumps(summary, indent=2, default=str))
+    summary = CandidateSummary(
+        ds=ds,
+        run_id=run_id,
+        model_name=model_name,
+        params=result.params,
+        metrics=result.metrics,
+        model_path=str(model_path),
+        wandb_run_id=tracked.id if tracked else None,
+        wandb_url=tracked.url if tracked else None,
+    ).dump()
+    write_json(out / "candidate.json", summary)
     return summary
 
 
@@ -167,7 +173,7 @@ def _rescore_champion(registry: Any, splits: Any) -> tuple[str | None, float | N
     pointer = registry.champion()
     if pointer is None:
         return None, None, None
-    version = pointer["version"]
+    version = pointer.version
     try:
         bundle = registry.load(version)
         return version, float(evaluate(bundle.pipeline, splits.test)["rmse"]), None
@@ -176,75 +182,74 @@ def _rescore_champion(registry: Any, splits: Any) -> tuple[str | None, float | N
         return version, None, f"{type(exc).__name__}: {exc}"
 
 
-def promote_step(ds: str, candidates: list[dict[str, Any]]) -> dict[str, Any]:
-    """Champion/challenger by RMSE gap; the decision is written whether or not it promotes."""
+def promote_step(
+    ds: str, candidates: Sequence[Mapping[str, Any] | CandidateSummary]
+) -> dict[str, Any]:
+    """Champion/challenger by RMSE gap; the decision is written whether or not it promotes.
+    Takes the train steps' summaries (XCom dicts or models); returns a `PromotionRecord` as JSON."""
+    from moviescore.records import build_manifest
     from moviescore.registry.store import Registry
     from moviescore.training.candidates import baseline_metrics
-    from moviescore.training.promotion import decide, pick_challenger
+    from moviescore.training.promotion import PromotionPolicy, decide, pick_challenger
     from moviescore.training.tracking import log_promotion
 
     settings = get_settings()
     run_id = run_id_for(ds)
     dataset = _dataset_dir(settings, ds)
     splits = load_splits(dataset)
-    data_summary = json.loads((dataset / "summary.json").read_text())
+    data_summary = read_dataset_summary(dataset)
+    scored = [
+        parse(CandidateSummary, c, f"candidate {i} of {run_id}") for i, c in enumerate(candidates)
+    ]
     registry = Registry.from_settings(settings)
-    challenger = pick_challenger(candidates)
+    challenger = pick_challenger(scored)
     baseline = baseline_metrics(splits)
     champion_version, champion_rmse, champion_error = _rescore_champion(registry, splits)
     decision = decide(
         challenger,
         champion_rmse,
         baseline["test_rmse"],
-        min_improvement=settings.min_rmse_improvement,
-        max_gap=settings.max_rmse_gap,
+        PromotionPolicy.from_settings(settings),
         champion_error=champion_error,
     )
-    record: dict[str, Any] = {
-        "ds": ds,
-        "run_id": run_id,
-        "promoted": decision.promote,
-        "reason": decision.reason,
-        "challenger": challenger["model_name"],
-        "previous_champion": champion_version,
-        "previous_champion_test_rmse": champion_rmse,
-        "previous_champion_error": champion_error,
-        "baseline": baseline,
-        "candidates": [
-            {k: c[k] for k in ("model_name", "metrics", "wandb_run_id", "wandb_url")}
-            for c in candidates
-        ],
-        "data": data_summary,
-        "champion_version": champion_version,
-    }
+    record = PromotionRecord(
+        ds=ds,
+        run_id=run_id,
+        promoted=decision.promote,
+        reason=decision.reason,
+        challenger=challenger.model_name,
+        previous_champion=champion_version,
+        previous_champion_test_rmse=champion_rmse,
+        previous_champion_error=champion_error,
+        baseline=baseline,
+        candidates=[c.score() for c in scored],
+        data=data_summary,
+        champion_version=champion_version,
+    )
     if decision.promote:
-        pipeline = joblib.load(challenger["model_path"])
-        manifest = {
-            "model_name": challenger["model_name"],
-            "params": challenger["params"],
-            "metrics": challenger["metrics"],
-            "feature_schema": [str(n) for n in pipeline[0].get_feature_names_out()],
-            "data_fingerprint": data_summary["fingerprint"],
-            "wandb_run_id": challenger.get("wandb_run_id"),
-            "wandb_url": challenger.get("wandb_url"),
-            "run_id": run_id,
-            "ds": ds,
-        }
-        record["champion_version"] = registry.publish(pipeline, manifest)
-        registry.set_champion(record["champion_version"], record)
+        pipeline = joblib.load(challenger.model_path)
+        manifest = build_manifest(
+            challenger,
+            pipeline,
+            params=challenger.params,
+            run_id=run_id,
+            ds=ds,
+            data_fingerprint=data_summary.fingerprint,
+        )
+        record.champion_version = registry.publish(pipeline, manifest)
+        registry.set_champion(record.champion_version, record)
     registry.write_decision(run_id, record)
-    local = settings.runs_dir / run_id / "decision.json"
-    local.parent.mkdir(parents=True, exist_ok=True)
-    local.write_text(json.dumps(record, indent=2, default=str))
+    out = record.dump()
+    write_json(settings.runs_dir / run_id / "decision.json", out)
     log.info("promotion decision for %s: %s", run_id, decision.reason)
     log_promotion(
-        decision=record,
+        decision=out,
         group=run_id,
         settings=settings,
-        champion_model_name=challenger["model_name"] if decision.promote else None,
-        champion_artifact_path=Path(challenger["model_path"]) if decision.promote else None,
+        champion_model_name=challenger.model_name if decision.promote else None,
+        champion_artifact_path=Path(challenger.model_path) if decision.promote else None,
     )
-    return record
+    return out
 
 
 def run_all(ds: str, source: str | None = None, snapshot: str | None = None) -> dict[str, Any]:

@@ -155,11 +155,11 @@ def test_first_run_retries_collect_and_ends_with_a_champion(scenario: dict[str, 
     champion = first["champion"]
     assert champion is not None
     registry = scenario["registry"]
-    bundle = registry.load(champion["version"])  # sha256-verified
-    assert bundle.manifest["model_name"] in ("xgboost", "lightgbm", "random_forest")
+    bundle = registry.load(champion.version)  # sha256-verified
+    assert bundle.manifest.model_name in ("xgboost", "lightgbm", "random_forest")
     decision = first["decision"]
-    assert decision["promoted"] is True and decision["champion_version"] == champion["version"]
-    assert {c["model_name"] for c in decision["candidates"]} == {
+    assert decision.promoted is True and decision.champion_version == champion.version
+    assert {c.model_name for c in decision.candidates} == {
         "xgboost",
         "lightgbm",
         "random_forest",
@@ -181,9 +181,9 @@ def test_rerun_of_the_same_date_is_idempotent(scenario: dict[str, Any]) -> None:
 
     registry = scenario["registry"]
     champion = registry.champion()
-    assert champion["version"] == first["champion"]["version"]  # same data: no new champion
+    assert champion.version == first["champion"].version  # same data: no new champion
     decision = registry.decision(RUN_ID)
-    assert decision["promoted"] is False
+    assert decision.promoted is False
     versions = registry.list_versions()
-    assert [v["version"] for v in versions] == [champion["version"]]
-    registry.load(champion["version"])
+    assert [v.version for v in versions] == [champion.version]
+    registry.load(champion.version)

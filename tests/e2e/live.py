@@ -21,6 +21,7 @@ import httpx
 from sklearn.pipeline import Pipeline
 
 from moviescore.ingest.raw_movie import RAW_COLUMNS
+from moviescore.records import CandidateScore, Manifest, Metrics, PromotionRecord, build_manifest
 from moviescore.training.features import make_pipeline
 from moviescore.training.specs import spec
 
@@ -69,17 +70,16 @@ def fit_pipeline(seed: int = 0) -> Pipeline:
     return pipeline
 
 
-def manifest_for(pipeline: Pipeline, model_name: str = "xgboost") -> dict[str, Any]:
-    return {
-        "model_name": model_name,
-        "params": {"n_estimators": 40},
-        "metrics": {"train_rmse": 0.2, "val_rmse": 0.3, "test_rmse": 0.31, "rmse_gap": 0.11},
-        "feature_schema": [str(n) for n in pipeline[0].get_feature_names_out()],
-        "data_fingerprint": "synthetic",
-        "wandb_run_id": None,
-        "run_id": "test-run",
-        "ds": "2026-01-01",
-    }
+def manifest_for(pipeline: Pipeline, model_name: str = "xgboost") -> Manifest:
+    metrics = Metrics(train_rmse=0.2, val_rmse=0.3, test_rmse=0.31, rmse_gap=0.11)
+    return build_manifest(
+        CandidateScore(model_name=model_name, metrics=metrics),
+        pipeline,
+        params={"n_estimators": 40},
+        run_id="test-run",
+        ds="2026-01-01",
+        data_fingerprint="synthetic",
+    )
 
 
 def promote(registry: Any, seed: int = 0, model_name: str = "xgboost") -> str:
@@ -87,20 +87,20 @@ def promote(registry: Any, seed: int = 0, model_name: str = "xgboost") -> str:
     pipeline = fit_pipeline(seed)
     manifest = manifest_for(pipeline, model_name)
     version: str = registry.publish(pipeline, manifest)
-    decision = {
-        "promoted": True,
-        "reason": f"test promotion of seed {seed}",
-        "run_id": f"run-{seed}",
-        "challenger": model_name,
-        "candidates": [
-            {"model_name": model_name, "metrics": manifest["metrics"], "wandb_run_id": None},
-            {
-                "model_name": "lightgbm",
-                "metrics": {"val_rmse": 0.4, "test_rmse": 0.41},
-                "wandb_run_id": None,
-            },
+    decision = PromotionRecord(
+        promoted=True,
+        reason=f"test promotion of seed {seed}",
+        run_id=f"run-{seed}",
+        challenger=model_name,
+        candidates=[
+            CandidateScore(model_name=model_name, metrics=manifest.metrics, wandb_run_id=None),
+            CandidateScore(
+                model_name="lightgbm",
+                metrics=Metrics(val_rmse=0.4, test_rmse=0.41),
+                wandb_run_id=None,
+            ),
         ],
-    }
+    )
     registry.set_champion(version, decision)
     return version
 

@@ -65,10 +65,10 @@ def test_s3_killed_during_a_model_upload(
     pointer_after = wait_for(lambda: readable(registry, CHAMPION_KEY), 15, "S3 to serve reads")
     assert pointer_after == pointer_before  # byte-identical: no pointer to a partial version
     assert registry.load(old).version == old  # and the champion still verifies and loads
-    assert [v["version"] for v in registry.list_versions()] == [old]  # the half one is hidden
+    assert [v.version for v in registry.list_versions()] == [old]  # the half one is hidden
 
     new = live.promote(registry, seed=2)  # the next publish after the restart succeeds
-    assert registry.champion()["version"] == new  # type: ignore[index]
+    assert registry.champion().version == new  # type: ignore[union-attr]
     assert registry.load(new).pipeline.predict([live.synthetic_records(1)[0][0]]).shape == (1,)
 
 
@@ -137,13 +137,13 @@ def test_pipeline_killed_between_upload_and_pointer_write(
             proc.kill()
             proc.wait(10)
 
-    assert registry.champion()["version"] == current  # type: ignore[index]
-    versions = {v["version"]: v for v in registry.list_versions()}
+    assert registry.champion().version == current  # type: ignore[union-attr]
+    versions = {v.version: v for v in registry.list_versions()}
     assert set(versions) == {older, current, orphan}
-    assert versions[current]["champion"] and not versions[orphan]["champion"]
-    assert "error" not in versions[orphan]  # complete and verifiable, just never promoted
+    assert versions[current].champion and not versions[orphan].champion
+    assert versions[orphan].error is None  # complete and verifiable, just never promoted
     assert registry.load(current).version == current
 
     rolled = registry.rollback()  # rollback follows champion history, not uploads
-    assert rolled["version"] == older and rolled["previous_version"] == current
-    assert registry.champion()["version"] == older  # type: ignore[index]
+    assert rolled.version == older and rolled.previous_version == current
+    assert registry.champion().version == older  # type: ignore[union-attr]

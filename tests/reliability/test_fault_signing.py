@@ -59,14 +59,14 @@ def test_keyed_server_refuses_a_bundle_it_cannot_verify(
     get_settings.cache_clear()
     owner = Registry.from_settings(get_settings())
     good = live.promote(owner, seed=0)
-    assert "signature" in owner.manifest(good)
+    assert "signature" in owner.manifest(good).dump()
     api = live_api(dict(os.environ) | {"MODEL_POLL_SECONDS": "0.3"})
     assert api.model()["version"] == good
 
     attacker = Registry(owner.client, owner.bucket)  # write access, no key
     marker = tmp_path / "unpickled"
     if attack == "tampered":  # a signed manifest with the model and its sha256 swapped
-        bad = attacker_bundle(attacker, owner.manifest(good), marker)
+        bad = attacker_bundle(attacker, owner.manifest(good).dump(), marker)
     else:  # a well-formed but unsigned bundle, published the normal way
         bad = attacker.publish(Marker(marker), live.manifest_for(live.fit_pipeline()))
     attacker.store.put(

@@ -1,17 +1,15 @@
 """Raw partitions per logical date, and the labelled, time-split data a training run sees.
 
 `DATA_DIR/raw/date=YYYY-MM-DD/movies.parquet` holds one date's validated batch. Writing a date
-again replaces its file atomically (`atomic_write`), so a re-run never duplicates and a reader
-never sees half a file. Across dates a movie is kept once: the latest partition's version of it
-wins (its votes and rating are the freshest).
+again replaces its file atomically (`storage.atomic_write`), so a re-run never duplicates and a
+reader never sees half a file. Across dates a movie is kept once: the latest partition's version
+of it wins (its votes and rating are the freshest).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import uuid
-from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import NamedTuple
@@ -30,6 +28,7 @@ from moviescore.ingest.raw_movie import (
     RAW_COLUMNS,
 )
 from moviescore.ingest.tmdb_details import OPTIONAL_LIST_FIELDS, records_to_frame, with_dtypes
+from moviescore.storage import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -42,24 +41,12 @@ class Splits(NamedTuple):
     test: pd.DataFrame
 
 
+SPLITS: tuple[str, ...] = Splits._fields  # ("train", "val", "test"): file and metric names
+
+
 def iso_day(day: date | str) -> str:
     """`day` as YYYY-MM-DD; ValueError for anything that is not a calendar date."""
     return date.fromisoformat(str(day)).isoformat()
-
-
-def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
-    """Create or replace `path` all or nothing: `write` fills a temp file in the same directory
-    (creating its parents), which then replaces `path` in one rename. On any error the temp
-    file is removed and `path` keeps its old content; a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # a fresh name, created by `write` itself, so the file gets the usual umask permissions
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
-    try:
-        write(tmp)
-        tmp.replace(path)  # os.replace: atomic within one directory
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def partition_path(day: date | str, settings: Settings) -> Path:
@@ -163,9 +150,9 @@ def _cut(newest_first: pd.Series, target: int) -> pd.Timestamp | None:
 
 def _splits(df: pd.DataFrame, *masks: pd.Series) -> Splits:
     parts = [df[mask].sort_values(["release_date", "id"]).reset_index(drop=True) for mask in masks]
-    for name, part in zip(Splits._fields, parts, strict=True):
+    for name, part in zip(SPLITS, parts, strict=True):
         if part.empty:
-            sizes = ", ".join(f"{n}={len(p)}" for n, p in zip(Splits._fields, parts, strict=True))
+            sizes = ", ".join(f"{n}={len(p)}" for n, p in zip(SPLITS, parts, strict=True))
             raise ValueError(
                 f"time split of {len(df)} movies leaves the {name} set empty ({sizes}): "
                 "collect more movies or more distinct release dates"

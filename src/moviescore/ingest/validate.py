@@ -23,9 +23,10 @@ import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
 from moviescore.config import Settings
-from moviescore.ingest.partitions import atomic_write, iso_day
+from moviescore.ingest.partitions import iso_day
 from moviescore.ingest.raw_movie import LIST_FIELDS, RAW_COLUMNS, TEXT_FIELDS
 from moviescore.ingest.tmdb_details import OPTIONAL_LIST_FIELDS, PARSE_ERRORS, with_dtypes
+from moviescore.storage import atomic_write
 
 log = logging.getLogger(__name__)
 

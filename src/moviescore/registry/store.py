@@ -15,8 +15,10 @@ Readers never see a pointer to a half-written version: `publish` uploads the mod
 manifest, and HEADs the model file against the size the manifest records; `set_champion` reads
 the manifest back, checks the model file again, appends history, and only then writes
 `champion.json`. `load` verifies the manifest signature (when `MODEL_SIGNING_KEY` is
-set) before fetching model bytes and the sha256 of every file before unpickling. Every error is
-an `S3Error` (`moviescore.registry.s3`): `S3Unavailable`, `BucketMissing`, `VersionNotFound`,
+set) before fetching model bytes and the sha256 of every file before unpickling. Every record
+read is parsed here, once, into its model (`moviescore.records`); one that does not parse raises
+`RecordError` (key and reason), which a reader may skip and report. Every other error is an
+`S3Error` (`moviescore.registry.s3`): `S3Unavailable`, `BucketMissing`, `VersionNotFound`,
 `IntegrityError`, or a plain `RegistryError`.
 """
 
@@ -29,14 +31,25 @@ import itertools
 import json
 import re
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import joblib
 
 from moviescore.config import Settings, get_settings
+from moviescore.records import (
+    ChampionPointer,
+    FileEntry,
+    ListedVersion,
+    Manifest,
+    PromotionRecord,
+    Record,
+    RecordError,
+    json_default,
+    parse,
+)
 from moviescore.registry import signing
 from moviescore.registry.s3 import Bucket, S3Error, make_client
 
@@ -69,10 +82,13 @@ class IntegrityError(RegistryError):
         self.version, self.reason = version, reason
 
 
+R = TypeVar("R", bound=Record)
+
+
 @dataclass(frozen=True)
 class ModelBundle:
     version: str
-    manifest: dict[str, Any]
+    manifest: Manifest
     pipeline: Any
 
 
@@ -81,15 +97,8 @@ def new_version_id(model_name: str, now: datetime | None = None) -> str:
     return f"{(now or datetime.now(UTC)):%Y%m%d-%H%M%S}-{slug}-{secrets.token_hex(3)}"
 
 
-def _json_default(value: Any) -> Any:
-    for attr in ("item", "tolist", "isoformat"):  # numpy scalars/arrays, dates
-        if hasattr(value, attr):
-            return getattr(value, attr)()
-    return str(value)
-
-
 def _to_json(value: Any) -> bytes:
-    return json.dumps(value, indent=2, sort_keys=True, default=_json_default).encode()
+    return json.dumps(value, indent=2, sort_keys=True, default=json_default).encode()
 
 
 def _sha256(blob: bytes) -> str:
@@ -115,27 +124,22 @@ class Registry:
             signing_key=key.get_secret_value() if key else None,
         )
 
-    def _get_json(self, key: str) -> dict[str, Any] | None:
+    def _get(self, model: type[R], key: str) -> R | None:
         raw, _ = self.store.get(key)
-        return None if raw is None else self._parse(key, raw)
+        return None if raw is None else self._parse(model, key, raw)
 
-    def _parse(self, key: str, raw: bytes) -> dict[str, Any]:
-        try:
-            return dict(json.loads(raw))
-        except ValueError as exc:
-            raise RegistryError(f"s3://{self.bucket}/{key} is not valid JSON: {exc}") from exc
+    def _parse(self, model: type[R], key: str, raw: bytes | Mapping[str, Any]) -> R:
+        return parse(model, raw, f"s3://{self.bucket}/{key}")
 
     # --- versions ---------------------------------------------------------------------------
-    def publish(self, pipeline: Any, manifest: dict[str, Any]) -> str:
+    def publish(self, pipeline: Any, manifest: Manifest | Mapping[str, Any]) -> str:
         """Upload a new version (model, then manifest), HEAD the model file; its id."""
-        model_name = manifest.get("model_name")
-        if not isinstance(model_name, str) or not model_name:
-            raise ValueError("manifest needs a 'model_name'")
-        version = new_version_id(model_name)
+        fields = parse(Manifest, manifest, "the manifest to publish")
+        version = new_version_id(fields.model_name)
         buffer = io.BytesIO()
         joblib.dump(pipeline, buffer)
         model = buffer.getvalue()
-        doc = json.loads(_to_json(manifest))  # plain JSON types: signed == stored == read back
+        doc = json.loads(_to_json(fields.dump()))  # plain JSON: signed == stored == read back
         doc.pop(signing.SIGNATURE_FIELD, None)
         doc |= {
             "version": version,
@@ -146,7 +150,7 @@ class Registry:
             doc = signing.sign(doc, self.signing_key)
         self.store.put(self._key(version, MODEL_FILE), model, "application/octet-stream")
         self.store.put(self._key(version, MANIFEST_FILE), _to_json(doc))
-        self._check_uploaded(version, doc)
+        self._check_uploaded(version, self._parse(Manifest, self._key(version, MANIFEST_FILE), doc))
         return version
 
     def _key(self, version: str, name: str) -> str:
@@ -156,37 +160,46 @@ class Registry:
             )
         return f"{MODELS}{version}/{name}"
 
-    def _check_uploaded(self, version: str, manifest: dict[str, Any]) -> None:
+    def _check_uploaded(self, version: str, manifest: Manifest) -> None:
         """HEAD every file of the version: present, with the size the manifest records."""
         for name, meta in self._files(version, manifest).items():
             size = self.store.size(self._key(version, name))
-            if size != meta.get("size"):
+            if size != meta.size:
                 raise IntegrityError(version, "missing file", f"{name}: size {size}, not {meta}")
 
-    def manifest(self, version: str) -> dict[str, Any]:
+    def manifest(self, version: str) -> Manifest:
         """A version's manifest; signature-checked when keyed (model bytes are not fetched)."""
-        doc = self._get_json(self._key(version, MANIFEST_FILE))
-        if doc is None:
+        key = self._key(version, MANIFEST_FILE)
+        raw, _ = self.store.get(key)
+        if raw is None:
             raise VersionNotFound(f"no model version {version} in s3://{self.bucket}/{MODELS}")
+        try:
+            doc = json.loads(raw)  # the signature covers the stored JSON, before any parsing
+        except ValueError as exc:
+            raise IntegrityError(version, "bad manifest", f"not JSON: {exc}") from exc
         if self.signing_key:
             try:
-                signing.verify(doc, self.signing_key)
+                signing.verify(doc if isinstance(doc, dict) else {}, self.signing_key)
             except signing.SignatureError as exc:
                 raise IntegrityError(version, exc.reason, str(exc)) from exc
-        if doc.get("version") != version:
-            raise IntegrityError(version, "bad manifest", f"it names {doc.get('version')!r}")
-        return doc
+        try:
+            manifest = self._parse(Manifest, key, doc)
+        except RecordError as exc:
+            raise IntegrityError(version, "bad manifest", exc.reason) from exc
+        if manifest.version != version:
+            raise IntegrityError(version, "bad manifest", f"it names {manifest.version!r}")
+        return manifest
 
     @staticmethod
-    def _files(version: str, manifest: dict[str, Any]) -> dict[str, dict[str, Any]]:
-        files = manifest.get("files")
-        if not isinstance(files, dict) or MODEL_FILE not in files:
+    def _files(version: str, manifest: Manifest) -> dict[str, FileEntry]:
+        files = manifest.files
+        if not files or MODEL_FILE not in files:
             raise IntegrityError(version, "bad manifest", f"no sha256 for {MODEL_FILE}")
         if any("/" in name or name.startswith(".") for name in files):
             raise IntegrityError(version, "bad manifest", "file names must be plain names")
         return files
 
-    def verify(self, version: str) -> tuple[dict[str, Any], dict[str, bytes]]:
+    def verify(self, version: str) -> tuple[Manifest, dict[str, bytes]]:
         """(manifest, file bytes) after signature and sha256 checks; nothing is unpickled."""
         manifest = self.manifest(version)
         blobs: dict[str, bytes] = {}
@@ -195,9 +208,9 @@ class Registry:
             if blob is None:
                 raise IntegrityError(version, "missing file", f"{name} is not in the bucket")
             actual = _sha256(blob)
-            if not hmac.compare_digest(actual, str(meta.get("sha256", ""))):
+            if not hmac.compare_digest(actual, meta.sha256):
                 raise IntegrityError(
-                    version, "sha256 mismatch", f"{name}: {actual} != {meta.get('sha256')}"
+                    version, "sha256 mismatch", f"{name}: {actual} != {meta.sha256}"
                 )
             blobs[name] = blob
         return manifest, blobs
@@ -206,7 +219,7 @@ class Registry:
         manifest, blobs = self.verify(version)
         return ModelBundle(version, manifest, joblib.load(io.BytesIO(blobs[MODEL_FILE])))
 
-    def list_versions(self, limit: int | None = None) -> list[dict[str, Any]]:
+    def list_versions(self, limit: int | None = None) -> list[ListedVersion]:
         """Complete versions' manifests, newest first, with `champion: bool`: the `limit` newest,
         or all. Only the manifests that can be among the newest are read (one GET each)."""
         _, prefixes = self.store.list(MODELS, "/")
@@ -219,74 +232,81 @@ class Registry:
             # manifests' created_at orders them.
             second = ids[limit - 1][:VERSION_SECOND_CHARS]
             ids = [v for v in ids if v[:VERSION_SECOND_CHARS] >= second]
-        current = (self.champion() or {}).get("version")
+        current = self._champion_version()
         out = []
         for version in ids:
+            champion = version == current
             try:
-                doc = self.manifest(version)
+                out.append(ListedVersion(version, champion, manifest=self.manifest(version)))
             except VersionNotFound:
                 continue  # upload in progress or abandoned: no manifest yet
             except RegistryError as exc:  # listed, so an operator sees the broken one
-                doc = {"version": version, "error": str(exc)}
-            out.append(doc | {"champion": version == current})
-        newest = sorted(
-            out, key=lambda m: (str(m.get("created_at", "")), m["version"]), reverse=True
-        )
+                out.append(ListedVersion(version, champion, error=str(exc)))
+        newest = sorted(out, key=lambda v: (v.created_at, v.version), reverse=True)
         return newest[:limit]
 
     # --- champion ---------------------------------------------------------------------------
-    def champion(self) -> dict[str, Any] | None:
-        return self._get_json(CHAMPION_KEY)
+    def champion(self) -> ChampionPointer | None:
+        return self._get(ChampionPointer, CHAMPION_KEY)
 
-    def champion_if_changed(self, etag: str | None) -> tuple[dict[str, Any] | None, str | None]:
+    def _champion_version(self) -> str | None:
+        pointer = self.champion()
+        return pointer.version if pointer else None
+
+    def champion_if_changed(self, etag: str | None) -> tuple[ChampionPointer | None, str | None]:
         """(pointer, etag); (None, etag) if unchanged since `etag`; (None, None) if no champion."""
         raw, new_etag = self.store.get(CHAMPION_KEY, if_none_match=etag)
-        return (None if raw is None else self._parse(CHAMPION_KEY, raw)), new_etag
+        return (None if raw is None else self._parse(ChampionPointer, CHAMPION_KEY, raw)), new_etag
 
     def set_champion(
-        self, version: str, decision: dict[str, Any], *, action: str = "promote"
-    ) -> dict[str, Any]:
+        self,
+        version: str,
+        decision: PromotionRecord | Mapping[str, Any],
+        *,
+        action: str = "promote",
+    ) -> ChampionPointer:
         """Point serving at `version`: history entry first, `champion.json` last."""
         manifest = self.manifest(version)
         self._check_uploaded(version, manifest)
-        previous = (self.champion() or {}).get("version")
+        previous = self._champion_version()
         now = _now()
-        pointer = {
-            "version": version,
-            "model_name": manifest.get("model_name"),
-            "metrics": manifest.get("metrics", {}),
-            "created_at": manifest.get("created_at"),
-            "promoted_at": now.isoformat(),
-            "previous_version": previous,
-            "action": action,
-            "decision": decision,
-        }
-        body = _to_json(pointer)
+        pointer = ChampionPointer(
+            version=version,
+            model_name=manifest.model_name,
+            metrics=manifest.metrics,
+            created_at=manifest.created_at,
+            promoted_at=now.isoformat(),
+            previous_version=previous,
+            action=action,
+            decision=parse(PromotionRecord, decision, f"the decision promoting {version}"),
+        )
+        body = _to_json(pointer.dump())
         self.store.put(f"{HISTORY}{now:%Y%m%dT%H%M%S%fZ}-{version}.json", body)
         self.store.put(CHAMPION_KEY, body)
-        return self._parse(CHAMPION_KEY, body)
+        return self._parse(ChampionPointer, CHAMPION_KEY, body)
 
-    def history(self, limit: int | None = None) -> list[dict[str, Any]]:
+    def history(self, limit: int | None = None) -> list[ChampionPointer]:
         """Champion changes, newest first (the `limit` newest, or all)."""
         return list(itertools.islice(self._history_newest_first(), limit))
 
-    def _history_newest_first(self) -> Iterator[dict[str, Any]]:
+    def _history_newest_first(self) -> Iterator[ChampionPointer]:
         """History entries fetched one GET at a time, so a reader can stop early."""
         keys, _ = self.store.list(HISTORY)
         for key in sorted(keys, reverse=True):
-            entry = self._get_json(key)
+            entry = self._get(ChampionPointer, key)
             if entry is not None:
                 yield entry
 
-    def rollback(self, version: str | None = None) -> dict[str, Any]:
+    def rollback(self, version: str | None = None) -> ChampionPointer:
         """Make `version` (default: the champion before the current one) the champion again."""
-        current = (self.champion() or {}).get("version")
+        current = self._champion_version()
         target = version or self._previous_champion(current)
         if target == current:
             raise RegistryError(f"{target} is already the champion")
         self.verify(target)  # a tampered or incomplete version is refused here
         reason = f"rollback from {current} to {target}"
-        return self.set_champion(target, {"promote": True, "reason": reason}, action="rollback")
+        decision = PromotionRecord.model_validate({"promote": True, "reason": reason})
+        return self.set_champion(target, decision, action="rollback")
 
     def _previous_champion(self, current: str | None) -> str:
         """The newest other version in the history after `current`'s own entry (entries newer
@@ -295,7 +315,7 @@ class Registry:
         newest_other = None
         seen_current = False
         for entry in self._history_newest_first():
-            candidate = entry.get("version")
+            candidate = entry.version
             if candidate == current:
                 seen_current = True
             elif candidate and seen_current:
@@ -312,13 +332,15 @@ class Registry:
             raise ValueError(f"bad run id {run_id!r}")
         return f"{RUNS}{run_id}/decision.json"
 
-    def write_decision(self, run_id: str, decision: dict[str, Any]) -> None:
-        self.store.put(self._run_key(run_id), _to_json(decision))
+    def write_decision(self, run_id: str, decision: PromotionRecord | Mapping[str, Any]) -> None:
+        key = self._run_key(run_id)
+        record = parse(PromotionRecord, decision, f"the decision of {run_id}")
+        self.store.put(key, _to_json(record.dump()))
 
-    def decision(self, run_id: str) -> dict[str, Any] | None:
-        return self._get_json(self._run_key(run_id))
+    def decision(self, run_id: str) -> PromotionRecord | None:
+        return self._get(PromotionRecord, self._run_key(run_id))
 
-    def decisions(self, limit: int | None = 10) -> list[dict[str, Any]]:
+    def decisions(self, limit: int | None = 10) -> list[PromotionRecord]:
         """The newest pipeline runs' decisions, promoted or not (run ids sort by date)."""
         _, prefixes = self.store.list(RUNS, "/")
         run_ids = sorted((p[len(RUNS) :].rstrip("/") for p in prefixes), reverse=True)[:limit]

@@ -16,10 +16,10 @@ def predict_file(
     input_path: Path, output_path: Path, version: str = "champion", settings: Settings | None = None
 ) -> int:
     """Predict with a registry version (default: the champion); returns the number of rows."""
-    from moviescore.ingest.partitions import atomic_write
     from moviescore.ingest.sources import read_snapshot
     from moviescore.registry.store import Registry
     from moviescore.serving.scoring import Scorer
+    from moviescore.storage import atomic_write
 
     settings = settings or get_settings()
     movies = read_snapshot(input_path)
@@ -28,7 +28,7 @@ def predict_file(
         pointer = registry.champion()
         if pointer is None:
             raise LookupError("the registry has no champion yet: run `moviescore pipeline` first")
-        version = pointer["version"]
+        version = pointer.version
     bundle = registry.load(version)
     ratings = Scorer(bundle.pipeline).ratings(movies)
     out = pd.DataFrame({"id": movies["id"], "predicted_rating": ratings.round(3)})

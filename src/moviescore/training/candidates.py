@@ -10,13 +10,11 @@ import pandas as pd
 from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 from sklearn.pipeline import Pipeline
 
-from moviescore.ingest.partitions import Splits
+from moviescore.ingest.partitions import SPLITS, Splits
 from moviescore.ingest.raw_movie import LABEL
 from moviescore.serving.scoring import Scorer, clamp
 from moviescore.training.features import MovieFeatures, make_pipeline
 from moviescore.training.specs import ModelSpec, spec
-
-SPLIT_NAMES = ("train", "val", "test")
 
 
 @dataclass
@@ -57,7 +55,7 @@ def baseline_metrics(splits: Splits) -> dict[str, float]:
     """The mean training rating predicted for every movie: what any model has to beat."""
     mean = float(splits.train[LABEL].mean())
     per_split = {}
-    for name in SPLIT_NAMES:
+    for name in SPLITS:
         y = getattr(splits, name)[LABEL].to_numpy(dtype=float)
         per_split[name] = scores(y, np.full(len(y), mean))
     return _split_metrics(per_split)
@@ -94,7 +92,7 @@ def train_candidate(name: str, splits: Splits) -> CandidateResult:
     Each feature matrix is computed once and handed to the regressor directly.
     """
     model_spec = spec(name)  # an unknown name fails before any work
-    for split in SPLIT_NAMES:
+    for split in SPLITS:
         if len(getattr(splits, split)) == 0:
             raise ValueError(f"split {split!r} is empty; cannot train {name}")
     selected, val_pred = _fit(model_spec, splits.train, splits.val)

@@ -3,15 +3,24 @@
 The challenger is the candidate with the lowest *validation* RMSE (the test set is not used to
 choose). It replaces the champion when, on the same test set, its RMSE beats the champion's
 re-scored RMSE by at least `min_improvement` and its overfit gap (test − train RMSE) stays under
-`max_gap`. With no champion — or one whose bundle could not be read or re-scored — it must beat
-the mean-rating baseline instead, under the same gap limit. The reason is written for an operator.
+`max_gap` (both in `PromotionPolicy`). With no champion — or one whose bundle could not be read
+or re-scored — it must beat the mean-rating baseline instead, under the same gap limit. The
+reason is written for an operator.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from moviescore.records import CandidateScore
+
+if TYPE_CHECKING:
+    from moviescore.config import Settings
+
+C = TypeVar("C", bound=CandidateScore)
 
 _EPS = 1e-9  # 0.809 − 0.804 is 0.00499999… in floats; an improvement of exactly the limit counts
 
@@ -34,41 +43,47 @@ class Decision:
         return asdict(self)
 
 
-def _metrics(candidate: dict[str, Any]) -> dict[str, Any]:
-    """Accept a candidate record ({model_name, metrics, …}) or a bare metrics dict."""
-    metrics = candidate.get("metrics", candidate)
-    return metrics if isinstance(metrics, dict) else {}
+@dataclass(frozen=True)
+class PromotionPolicy:
+    """The thresholds of the rule; each one is a setting (config.py) read here only."""
+
+    min_improvement: float
+    max_gap: float
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PromotionPolicy:
+        return cls(min_improvement=settings.min_rmse_improvement, max_gap=settings.max_rmse_gap)
 
 
-def _finite(value: Any) -> bool:
-    return isinstance(value, int | float) and math.isfinite(value)
+def _finite(value: float | None) -> bool:
+    return value is not None and math.isfinite(value)
 
 
-def pick_challenger(candidates: list[dict[str, Any]]) -> dict[str, Any]:
+def pick_challenger(candidates: Sequence[C]) -> C:
     """The candidate with the lowest validation RMSE (ties: the first one)."""
-    scored = [c for c in candidates if _finite(_metrics(c).get("val_rmse"))]
+    scored = [c for c in candidates if _finite(c.metrics.val_rmse)]
     if not scored:
         raise ValueError(f"no candidate has a finite val_rmse among {len(candidates)} candidates")
-    return min(scored, key=lambda c: float(_metrics(c)["val_rmse"]))
+    return min(scored, key=lambda c: float(c.metrics.val_rmse or 0.0))
 
 
 def decide(
-    challenger: dict[str, Any],
+    challenger: CandidateScore,
     champion_test_rmse: float | None,
     baseline_test_rmse: float,
+    policy: PromotionPolicy,
     *,
-    min_improvement: float,
-    max_gap: float,
     champion_error: str | None = None,
 ) -> Decision:
-    metrics = _metrics(challenger)
-    name = str(challenger.get("model_name") or metrics.get("model_name") or "")
+    metrics, name = challenger.metrics, challenger.model_name
+    min_improvement, max_gap = policy.min_improvement, policy.max_gap
     who = f"challenger {name}" if name else "challenger"
-    if "test_rmse" not in metrics:
-        raise ValueError(f"{who} metrics have no test_rmse: {sorted(metrics)}")
-    test = float(metrics["test_rmse"])
-    gap = metrics.get("rmse_gap")
-    gap = float(gap) if gap is not None else test - float(metrics.get("train_rmse", math.nan))
+    if metrics.test_rmse is None:
+        raise ValueError(f"{who} metrics have no test_rmse: {sorted(metrics.dump())}")
+    test = float(metrics.test_rmse)
+    gap = metrics.rmse_gap
+    if gap is None:
+        gap = test - (metrics.train_rmse if metrics.train_rmse is not None else math.nan)
     numbers: dict[str, Any] = {
         "challenger_model": name or None,
         "challenger_test_rmse": test,

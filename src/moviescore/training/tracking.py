@@ -17,6 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from moviescore.storage import write_json
+
 if TYPE_CHECKING:
     from moviescore.config import Settings
 
@@ -243,9 +245,6 @@ def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def _write_json(path: Path, payload: dict[str, Any]) -> None:
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(payload, indent=2, default=str))
-        tmp.replace(path)  # atomic: a reader never sees half a file
-    except OSError as exc:
+        write_json(path, payload)
+    except OSError as exc:  # tracking is best effort, like the W&B run itself
         log.warning("could not write %s (%s)", path, exc)
