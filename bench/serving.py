@@ -34,8 +34,9 @@ from app.schemas import EXAMPLE_MOVIE
 from bench import profile
 from bench.report import Target, machine_note, save_results, table, write_section
 from bench.rss import PeakRss
-from bench.stack import ROOT, free_port, request_movies, serving_stack, stop_pid, wait_http
+from bench.stack import ROOT, request_movies, serving_stack
 from moviescore.training.features import _cached_sentiment
+from tests.helpers.processes import free_port, stop_pid, wait_http
 
 LUA = Path(__file__).with_name("wrk_post.lua")
 CONNECTIONS = (1, 8, 32)

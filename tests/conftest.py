@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from s3_env import use_s3
 
 from moviescore.config import Settings, get_settings
+from tests.helpers.s3 import use_s3
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 TMDB_5000_ZIP = SHARED_DATA / "tmdb_movies_before_2014.csv.zip"

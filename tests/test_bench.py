@@ -20,7 +20,9 @@ from bench.quality import ABLATIONS, _sentiment_note
 from bench.report import Target, replace_section, save_results, write_section
 from bench.rss import PeakRss
 from bench.seed_recipe import SeedRecipe
-from bench.stack import DATA, free_port, stop_pid, wait_http
+from bench.stack import DATA
+from tests.helpers.movies import learnable_frame
+from tests.helpers.processes import free_port, stop_pid, wait_http
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -57,18 +59,7 @@ def test_save_results_rebuilds_summary_from_every_benchmark(tmp_path: Path) -> N
 
 
 def _movies(n: int, seed: int) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    return pd.DataFrame(
-        {
-            "runtime": rng.uniform(80, 160, n),
-            "genres": pd.Series(
-                [["Drama"] if i % 2 else ["Action", "Drama"] for i in range(n)], dtype=object
-            ),
-            "original_language": ["en" if i % 3 else "fr" for i in range(n)],
-            "overview": ["a good film" if i % 2 else "a terrible mess" for i in range(n)],
-            "vote_average": rng.uniform(4, 8, n),
-        }
-    )
+    return learnable_frame(n, seed)
 
 
 def test_seed_recipe_fits_and_survives_unseen_categories() -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ import pytest
 from moviescore.config import Settings
 from moviescore.local_s3 import LocalS3Server, SeaweedPorts
 from moviescore.registry.s3 import Bucket, S3Error, ensure_bucket, make_client
+from tests.helpers.processes import free_seaweed_base
 
 
 def _listening(ports: set[int]) -> dict[int, str]:
@@ -147,21 +147,10 @@ def test_wrong_credentials_are_named(seaweedfs: LocalS3Server) -> None:
 
 def _free_shiftable_port() -> int:
     """An S3 port whose nine shifted companions are free too (bounded search)."""
-    for base in range(21000, 31000, 397):
-        ports = SeaweedPorts.shifted_to(base)
-        try:
-            socks = []
-            for port in vars(ports).values():
-                s = socket.socket()
-                socks.append(s)
-                s.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    pytest.skip("no free block of ports for `moviescore s3`")
+    port = free_seaweed_base()
+    if port is None:
+        pytest.skip("no free block of ports for `moviescore s3`")
+    return port
 
 
 def test_serve_forever_runs_until_interrupted(

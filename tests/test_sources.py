@@ -12,7 +12,6 @@ from typing import Any
 import pandas as pd
 import pytest
 from pydantic import SecretStr
-from tmdb_fake import FakeTMDB, Fault, make_movies
 
 from moviescore.config import Settings
 from moviescore.ingest.partitions import read_partition, write_partition
@@ -28,6 +27,7 @@ from moviescore.ingest.sources import (
 )
 from moviescore.ingest.tmdb_details import OPTIONAL_LIST_FIELDS, PARSE_ERRORS
 from moviescore.ingest.validate import validate_raw
+from tests.helpers.tmdb_fake import FakeTMDB, Fault, make_movies
 
 FIXTURES = Path(__file__).parent / "fixtures" / "snapshots"
 TMDB_5000 = FIXTURES / "tmdb5000_small.csv"

@@ -13,7 +13,6 @@ from typing import Any
 import httpx
 import pytest
 from pydantic import SecretStr
-from tmdb_fake import FakeTMDB, Fault, make_movie, make_movies
 
 from moviescore.config import Settings
 from moviescore.ingest.tmdb import (
@@ -24,6 +23,7 @@ from moviescore.ingest.tmdb import (
     TruncatedWindow,
 )
 from moviescore.ingest.tmdb_http import parse_retry_after
+from tests.helpers.tmdb_fake import FakeTMDB, Fault, make_movie, make_movies
 
 START = date(2024, 1, 1)
 KEY = "s3cr3t-test-key-0123456789"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -13,6 +12,7 @@ import pytest
 
 from moviescore.config import Settings, get_settings
 from moviescore.training import tracking
+from tests.helpers.processes import free_port
 
 WANDB_CLI = Path(sys.executable).parent / "wandb"
 METRICS = {"train_rmse": 0.61, "val_rmse": 0.74, "test_rmse": 0.79, "rmse_gap": 0.18}
@@ -134,18 +134,12 @@ def test_not_promoted_logs_no_model(offline: Settings, model_file: Path) -> None
     assert not [r for r in records if r["type"] == "artifact" and r["artifact"]["type"] == "model"]
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_unreachable_wandb_returns_none_in_bounded_time(
     settings: Settings, monkeypatch: pytest.MonkeyPatch, model_file: Path
 ) -> None:
     monkeypatch.setenv("WANDB_MODE", "online")
     monkeypatch.setenv("WANDB_API_KEY", "x" * 40)
-    monkeypatch.setenv("WANDB_BASE_URL", f"http://127.0.0.1:{_closed_port()}")
+    monkeypatch.setenv("WANDB_BASE_URL", f"http://127.0.0.1:{free_port()}")
     monkeypatch.setenv("WANDB_INIT_TIMEOUT", "3")
     get_settings.cache_clear()
     online = get_settings()
@@ -162,7 +156,7 @@ def test_online_without_key_returns_none(
     settings: Settings, monkeypatch: pytest.MonkeyPatch, model_file: Path
 ) -> None:
     monkeypatch.setenv("WANDB_MODE", "online")
-    monkeypatch.setenv("WANDB_BASE_URL", f"http://127.0.0.1:{_closed_port()}")
+    monkeypatch.setenv("WANDB_BASE_URL", f"http://127.0.0.1:{free_port()}")
     monkeypatch.setenv("WANDB_INIT_TIMEOUT", "3")  # W&B may reuse an earlier key in-process
     get_settings.cache_clear()
     start = time.monotonic()

@@ -19,31 +19,9 @@ from moviescore.ingest.validate import (
     validate_raw,
     write_rejected,
 )
+from tests.helpers.movies import raw_movie as movie
 
 DAY = date(2024, 3, 1)
-
-
-def movie(movie_id: int, **overrides: Any) -> dict[str, Any]:
-    record: dict[str, Any] = {
-        "id": movie_id,
-        "title": f"Film {movie_id}",
-        "overview": "A film.",
-        "release_date": f"2020-01-{1 + movie_id % 28:02d}",
-        "original_language": "en",
-        "runtime": 100.0,
-        "budget": 1e6,
-        "vote_average": 6.5,
-        "vote_count": 50,
-        "popularity": 3.0,
-        "revenue": 0.0,
-        "genres": ["Drama"],
-        "keywords": ["k"],
-        "production_companies": [],
-        "production_countries": ["US"],
-        "spoken_languages": ["en"],
-        "source": "tmdb_snapshot",
-    }
-    return record | overrides
 
 
 def batch(*odd: dict[str, Any], good: int = 20) -> pd.DataFrame:

@@ -13,12 +13,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from reliability.probes import tree_state
-from tmdb_fake import FakeTMDB, Fault, make_movies
 
 from moviescore.config import Settings, get_settings
 from moviescore.ingest.partitions import partition_path
 from moviescore.ingest.sources import IncompleteCollectError
 from moviescore.steps import collect_step
+from tests.helpers.tmdb_fake import FakeTMDB, Fault, make_movies
 
 KEY = "tmdb-fault-test-key"
 DS = "2024-01-05"
