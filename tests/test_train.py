@@ -3,35 +3,24 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import joblib
 import numpy as np
 import pandas as pd
 import pytest
 
+from moviescore.ingest.partitions import Splits
 from moviescore.serving.scoring import Scorer
 from moviescore.training.candidates import baseline_metrics, evaluate, train_candidate
 from moviescore.training.specs import CANDIDATES
-from tests.helpers.movies import learnable_frame
+from tests.helpers.movies import learnable_splits
 
 KEYS = {f"{s}_{m}" for s in ("train", "val", "test") for m in ("rmse", "mae", "r2")} | {"rmse_gap"}
 
 
-@dataclass
-class Splits:
-    train: pd.DataFrame
-    val: pd.DataFrame
-    test: pd.DataFrame
-
-
-def raw_movies(n: int, seed: int, year: int) -> pd.DataFrame:
-    return learnable_frame(n, seed, year, first_id=seed * 10_000)
-
-
 @pytest.fixture(scope="module")
 def splits() -> Splits:
-    return Splits(raw_movies(200, 1, 2005), raw_movies(60, 2, 2010), raw_movies(60, 3, 2012))
+    return learnable_splits()
 
 
 @pytest.mark.parametrize("name", CANDIDATES)
@@ -92,7 +81,7 @@ def with_keyword_signal(df: pd.DataFrame, seed: int) -> pd.DataFrame:
 @pytest.mark.parametrize("name", CANDIDATES)
 def test_unknown_keywords_are_not_read_as_no_keywords(name: str, splits: Splits) -> None:
     """A source without keywords (None) must not be scored like a film that has none ([])."""
-    keyed = Splits(*(with_keyword_signal(df, i) for i, df in enumerate(vars(splits).values())))
+    keyed = Splits(*(with_keyword_signal(df, i) for i, df in enumerate(splits)))
     result = train_candidate(name, keyed)
     test = keyed.test
     with_none = Scorer(result.pipeline).ratings(test.assign(keywords=[None] * len(test)))

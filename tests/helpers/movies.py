@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 
+from moviescore.ingest.partitions import Splits
 from moviescore.ingest.raw_movie import RAW_COLUMNS
 
 GENRES = ["Drama", "Comedy", "Action", "Horror", "Documentary", "Science Fiction"]
@@ -85,3 +86,12 @@ def learnable_frame(
     frame["vote_average"] = [min(max(r, 0.0), 10.0) for r in ratings]
     frame["vote_count"] = 100
     return frame
+
+
+def learnable_splits() -> Splits:
+    """A forward split of learnable movies: 200 from 2005, 60 from 2010, 60 from 2012."""
+    return Splits(
+        learnable_frame(200, 1, 2005, first_id=10_000),
+        learnable_frame(60, 2, 2010, first_id=20_000),
+        learnable_frame(60, 3, 2012, first_id=30_000),
+    )

@@ -5,11 +5,23 @@ from __future__ import annotations
 import os
 import signal
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from moviescore.config import Settings, get_settings
+
+
+def local_s3_server(data_dir: Path, **kwargs: Any) -> Any:
+    """A `LocalS3Server` on free loopback ports, not started; skips the test without `weed`."""
+    from moviescore.local_s3 import LocalS3Server, SeaweedPorts, weed_binary
+
+    try:
+        weed_binary()
+    except FileNotFoundError as exc:
+        pytest.skip(str(exc))
+    return LocalS3Server(data_dir, ports=SeaweedPorts.free(), **kwargs)
 
 
 def use_s3(monkeypatch: pytest.MonkeyPatch, server: Any, bucket: str) -> Settings:

@@ -18,21 +18,14 @@ import pytest
 from moviescore.config import Settings, get_settings
 from tests.helpers import live
 from tests.helpers.processes import free_port, running
-from tests.helpers.s3 import KillableS3, use_s3
+from tests.helpers.s3 import KillableS3, local_s3_server, use_s3
 
 BUCKET = "reliability"
 
 
 @pytest.fixture
 def killable_s3(tmp_path: Path) -> Iterator[KillableS3]:
-    from moviescore.local_s3 import LocalS3Server, SeaweedPorts, weed_binary
-
-    try:
-        weed_binary()
-    except FileNotFoundError as exc:
-        pytest.skip(str(exc))
-    server = LocalS3Server(tmp_path / "s3", ports=SeaweedPorts.free(), bucket=BUCKET)
-    with server:
+    with local_s3_server(tmp_path / "s3", bucket=BUCKET) as server:
         yield KillableS3(server)
 
 

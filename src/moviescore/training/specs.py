@@ -44,8 +44,9 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
         "verbose": -1,
     },
     "random_forest": {
-        # 40 trees of <= 256 leaves: one-row predict ~2.4 ms instead of ~6-12 ms (sklearn pays per
-        # tree) for +0.004 validation RMSE against 100 unbounded trees of depth 12
+        # 40 trees of <= 256 leaves: sklearn pays per tree on a one-row predict, and 100 unbounded
+        # trees of depth 12 were several times slower for almost no RMSE (see BENCHMARKS.md,
+        # "Figures behind code choices")
         "n_estimators": 40,
         "max_leaf_nodes": 256,
         "max_depth": 12,
