@@ -120,6 +120,7 @@ def test_profile_charges_innermost_matching_component(tmp_path: Path) -> None:
     assert profile.top_frames(raw, 1) == [("_call (textblob/_text.py)", 0.75)]
 
 
+@pytest.mark.integration
 @pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk not installed")
 def test_wrk_point_against_the_bare_app(tmp_path: Path) -> None:
     from bench.serving import run_wrk

@@ -206,6 +206,7 @@ def test_split_by_years() -> None:
         split_by_years(df, train_until=2009, val_until=2013)
 
 
+@pytest.mark.slow
 def test_shared_data_split_by_years(tmdb_5000_zip: Path) -> None:
     from moviescore.ingest.sources import read_snapshot
 

@@ -83,6 +83,7 @@ def test_session_server_binds_every_port_on_loopback_only(seaweedfs: LocalS3Serv
     assert set(found.values()) == {"0100007F"}, found  # 127.0.0.1, never 0.0.0.0
 
 
+@pytest.mark.integration
 def test_second_server_next_to_the_first_then_stopped_by_pid(
     seaweedfs: LocalS3Server, tmp_path: Path
 ) -> None:
@@ -153,6 +154,7 @@ def _free_shiftable_port() -> int:
     return port
 
 
+@pytest.mark.integration
 def test_serve_forever_runs_until_interrupted(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -214,6 +214,7 @@ def test_zip_with_two_files_is_refused(tmp_path: Path) -> None:
 # --- the shared real data ---
 
 
+@pytest.mark.slow
 def test_shared_tmdb_5000_zip(tmdb_5000_zip: Path) -> None:
     df = read_snapshot(tmdb_5000_zip)
     assert_raw_shape(df)

@@ -131,6 +131,7 @@ def test_single_day_past_the_cap_is_truncated_loudly(
     assert "~30 results past the 2-page cap are NOT collected" in caplog.text
 
 
+@pytest.mark.slow
 def test_429_waits_for_retry_after_then_succeeds(settings: Settings, fake: FakeTMDB) -> None:
     fake.inject("/movie/7", Fault.rate_limited(retry_after="1"))
     with make_client(settings, fake) as client:

@@ -67,6 +67,7 @@ def _run_dir(settings: Settings, run_id: str) -> Path:
     return dirs[0]
 
 
+@pytest.mark.slow
 def test_offline_candidate_run_lands_on_disk(offline: Settings, model_file: Path) -> None:
     tracked = _candidate(offline, model_file)
 
@@ -90,6 +91,7 @@ def test_offline_candidate_run_lands_on_disk(offline: Settings, model_file: Path
     assert {p.name.split("_0_")[0] for p in images} == {"pred_vs_actual", "feature_importance"}
 
 
+@pytest.mark.slow
 def test_promotion_logs_champion_alias(offline: Settings, model_file: Path) -> None:
     decision = {
         "promoted": True,
@@ -121,6 +123,7 @@ def test_promotion_logs_champion_alias(offline: Settings, model_file: Path) -> N
     assert saved["decision"] == decision and saved["wandb_run_id"] == run_id
 
 
+@pytest.mark.slow
 def test_not_promoted_logs_no_model(offline: Settings, model_file: Path) -> None:
     run_id = tracking.log_promotion(
         decision={"promoted": False, "reason": "gap too large", "candidates": []},
@@ -134,6 +137,7 @@ def test_not_promoted_logs_no_model(offline: Settings, model_file: Path) -> None
     assert not [r for r in records if r["type"] == "artifact" and r["artifact"]["type"] == "model"]
 
 
+@pytest.mark.slow
 def test_unreachable_wandb_returns_none_in_bounded_time(
     settings: Settings, monkeypatch: pytest.MonkeyPatch, model_file: Path
 ) -> None:
@@ -152,6 +156,7 @@ def test_unreachable_wandb_returns_none_in_bounded_time(
     assert saved["metrics"] == METRICS and saved["wandb_run_id"] is None  # metrics kept anyway
 
 
+@pytest.mark.slow
 def test_online_without_key_returns_none(
     settings: Settings, monkeypatch: pytest.MonkeyPatch, model_file: Path
 ) -> None:

@@ -147,6 +147,7 @@ def test_write_rejected_without_anything_rejected_writes_nothing(settings: Setti
     assert not (settings.data_dir / "rejected").exists()
 
 
+@pytest.mark.slow
 def test_shared_tmdb_5000_validation(tmdb_5000_zip: Path) -> None:
     df = read_snapshot(tmdb_5000_zip)
     report = validate_raw(df)

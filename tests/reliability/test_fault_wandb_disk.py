@@ -33,6 +33,7 @@ def snapshot_file(path: Path, n: int) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_training_completes_when_wandb_is_unreachable(
     settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -79,6 +80,7 @@ collect_step(sys.argv[1], "snapshot", sys.argv[2])
 """
 
 
+@pytest.mark.slow
 def test_a_write_error_mid_partition_keeps_the_old_partition_and_no_temp_file(
     settings: Settings, tmp_path: Path
 ) -> None:
