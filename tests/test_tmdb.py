@@ -1,4 +1,4 @@
-"""TMDB client against a real local HTTP server (tests/tmdb_fake.py) serving TMDB-shaped JSON."""
+"""TMDB client against a real local HTTP server (tests/helpers/tmdb_fake.py), TMDB-shaped JSON."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """TMDB misbehaving mid-collection, through the real step the DAG runs (`pipeline.collect_step`).
 
-The fake TMDB (tests/tmdb_fake.py) is a real HTTP server on 127.0.0.1; the collector reaches it
-through TMDB_BASE_URL, exactly as it would reach api.themoviedb.org.
+The fake TMDB (tests/helpers/tmdb_fake.py) is a real HTTP server on 127.0.0.1; the collector
+reaches it through TMDB_BASE_URL, exactly as it would reach api.themoviedb.org.
 """
 
 from __future__ import annotations
