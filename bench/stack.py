@@ -14,7 +14,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ from moviescore.registry.store import Registry
 from moviescore.training.candidates import CandidateResult, train_candidate
 from moviescore.training.promotion import pick_challenger
 from moviescore.training.specs import CANDIDATES
-from tests.helpers.processes import free_port, stop_pid, wait_http
+from tests.helpers.processes import free_port, running
 
 ROOT = Path(__file__).resolve().parents[1]
 # The shared data sits beside the checkout (../shared/data), wherever the checkout is.
@@ -73,6 +73,7 @@ class Stack:
     registry: Registry
     api_port: int = 0
     api: subprocess.Popen[bytes] | None = None
+    _running: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
 
     @property
     def api_url(self) -> str:
@@ -95,16 +96,15 @@ class Stack:
             | (extra_env or {})
         )
         cmd = [sys.executable, "-m", "moviescore", "serve", "--host", "127.0.0.1"]
-        log = (self.workdir / "api.log").open("ab")
-        self.api = subprocess.Popen(
-            [*cmd, "--port", str(self.api_port)], env=env, cwd=ROOT, stdout=log, stderr=log
+        cmd += ["--port", str(self.api_port)]
+        log = self.workdir / f"api-{self.api_port}.log"
+        self.api = self._running.enter_context(
+            running(cmd, f"{self.api_url}/ready", log, env=env, cwd=ROOT)
         )
-        wait_http(f"{self.api_url}/ready", proc=self.api)
 
     def stop(self) -> None:
-        if self.api is not None:
-            stop_pid(self.api)
-            self.api = None
+        self._running.close()  # the API, stopped by PID
+        self.api = None
         self.s3.stop()
 
 

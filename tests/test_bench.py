@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -22,7 +21,7 @@ from bench.rss import PeakRss
 from bench.seed_recipe import SeedRecipe
 from bench.stack import DATA
 from tests.helpers.movies import learnable_frame
-from tests.helpers.processes import free_port, stop_pid, wait_http
+from tests.helpers.processes import free_port, running
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -126,19 +125,11 @@ def test_wrk_point_against_the_bare_app(tmp_path: Path) -> None:
     from bench.serving import run_wrk
 
     port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bench.bare_app", "--port", str(port)],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_http(f"http://127.0.0.1:{port}/ready", timeout=20, proc=proc)
+    command = [sys.executable, "-m", "bench.bare_app", "--port", str(port)]
+    with running(command, f"http://127.0.0.1:{port}/ready", tmp_path / "bare.log", cwd=ROOT):
         body = tmp_path / "body.json"
         body.write_text(json.dumps({"title": "x"}))
         point = run_wrk(f"http://127.0.0.1:{port}/predict", body, 2, 1)
-    finally:
-        stop_pid(proc)
     assert point["requests"] > 0 and point["errors"] == 0
     assert 0 < point["p50_ms"] <= point["p99_ms"]
 
