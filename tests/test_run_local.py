@@ -19,14 +19,6 @@ ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.integration
 
 
-def _free_s3_port() -> int:
-    """An S3 port whose SeaweedFS port family (`moviescore s3` shifts them together) is free."""
-    port = free_seaweed_base()
-    if port is None:
-        pytest.fail("no free SeaweedFS port family on loopback")
-    return port
-
-
 @pytest.mark.timeout(900)
 def test_main_command_runs_the_dag_to_a_champion(tmp_path: Path) -> None:
     env = {
@@ -39,7 +31,7 @@ def test_main_command_runs_the_dag_to_a_champion(tmp_path: Path) -> None:
         DS="2026-11-22",
         DATA_DIR=str(tmp_path / "data"),
         AIRFLOW_HOME=str(tmp_path / "airflow"),
-        S3_ENDPOINT_URL=f"http://127.0.0.1:{_free_s3_port()}",
+        S3_ENDPOINT_URL=f"http://127.0.0.1:{free_seaweed_base()}",
     )
     # Its own session, so whatever it started can be stopped as one group if it overruns.
     proc = subprocess.Popen(

@@ -146,14 +146,6 @@ def test_wrong_credentials_are_named(seaweedfs: LocalS3Server) -> None:
         Bucket(bad, "any").get("k")
 
 
-def _free_shiftable_port() -> int:
-    """An S3 port whose nine shifted companions are free too (bounded search)."""
-    port = free_seaweed_base()
-    if port is None:
-        pytest.skip("no free block of ports for `moviescore s3`")
-    return port
-
-
 @pytest.mark.integration
 def test_serve_forever_runs_until_interrupted(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -161,7 +153,7 @@ def test_serve_forever_runs_until_interrupted(
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):  # use the embedded credentials
         monkeypatch.delenv(name, raising=False)
     weed_pid = None
-    port = _free_shiftable_port()
+    port = free_seaweed_base()
     env = os.environ | {
         "S3_ENDPOINT_URL": f"http://127.0.0.1:{port}",
         "S3_BUCKET": "served",
