@@ -1,11 +1,11 @@
 # One entry point for people and CI. `make run` = the whole system on embedded defaults;
-# `make test` = install from the lock and pass every test.
+# `make test` = install from the lock and pass every test; `make test-fast` = the unit tests.
 SHELL := /bin/bash
 export UV_COMPILE_BYTECODE := 1
 # `python3 -m uv` works wherever pip put uv, with or without a PATH entry (pyenv shims, --user).
 UV := python3 -m uv
 
-.PHONY: install test lint run clean bench bench-quality bench-serving bench-pipeline bench-hot-swap
+.PHONY: install test test-fast lint run clean bench bench-quality bench-serving bench-pipeline bench-hot-swap
 
 install:
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -19,6 +19,11 @@ lint: install
 
 test: lint
 	.venv/bin/pytest
+
+# The edit-test loop: unit tests only (no servers of their own, no waits on timeouts, no
+# training on the shared data); `make test` (what CI runs) still runs every test.
+test-fast:
+	.venv/bin/pytest -q -p no:cacheprovider -m "not integration and not e2e and not slow"
 
 run: install
 	bash scripts/run_local.sh

@@ -117,7 +117,7 @@ class ModelManager:
         self.served = ServedModel(bundle, scorer, _now(), source_uri, pointer)
         # The model and the libraries are long-lived: move them out of the GC's sight so a
         # full collection triggered by a big batch scans only request garbage, not the model
-        # (1,000-movie batch: median 103 -> 78 ms, p95 280 -> 106 ms). Cost: reference cycles
+        # (it cut 1,000-movie batch latency; docs/BENCHMARKS.md). Cost: reference cycles
         # inside a replaced model are never collected — one model's worth per daily swap.
         gc.collect()
         gc.freeze()

@@ -34,8 +34,9 @@ from app.schemas import EXAMPLE_MOVIE
 from bench import profile
 from bench.report import Target, machine_note, save_results, table, write_section
 from bench.rss import PeakRss
-from bench.stack import ROOT, free_port, request_movies, serving_stack, stop_pid, wait_http
+from bench.stack import ROOT, request_movies, serving_stack
 from moviescore.training.features import _cached_sentiment
+from tests.helpers.processes import free_port, running
 
 LUA = Path(__file__).with_name("wrk_post.lua")
 CONNECTIONS = (1, 8, 32)
@@ -122,16 +123,9 @@ def measure(seconds: float, profiling: bool) -> dict[str, Any]:
         stack.start_api()
         assert stack.api is not None
         bare_port = free_port()
-        log = (folder / "bare.log").open("ab")
-        bare = subprocess.Popen(
-            [sys.executable, "-m", "bench.bare_app", "--port", str(bare_port)],
-            cwd=ROOT,
-            stdout=log,
-            stderr=log,
-        )
-        try:
-            bare_url = f"http://127.0.0.1:{bare_port}"
-            wait_http(f"{bare_url}/ready", proc=bare)
+        bare_url = f"http://127.0.0.1:{bare_port}"
+        bare_command = [sys.executable, "-m", "bench.bare_app", "--port", str(bare_port)]
+        with running(bare_command, f"{bare_url}/ready", folder / "bare.log", cwd=ROOT) as bare:
             api = psutil.Process(stack.api.pid)
             out["rss_idle_mb"] = api.memory_info().rss / 2**20
             pointer = stack.registry.champion()
@@ -162,8 +156,6 @@ def measure(seconds: float, profiling: bool) -> dict[str, Any]:
                     stack.api_url, stack.api.pid, single, batches, folder
                 )
             out["rss_bare_mb"] = psutil.Process(bare.pid).memory_info().rss / 2**20
-        finally:
-            stop_pid(bare)
     return out
 
 

@@ -10,18 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pandas as pd
 
 from moviescore.ingest.partitions import Splits, label_filter, split_by_years
@@ -32,6 +28,7 @@ from moviescore.registry.store import Registry
 from moviescore.training.candidates import CandidateResult, train_candidate
 from moviescore.training.promotion import pick_challenger
 from moviescore.training.specs import CANDIDATES
+from tests.helpers.processes import free_port, running
 
 ROOT = Path(__file__).resolve().parents[1]
 # The shared data sits beside the checkout (../shared/data), wherever the checkout is.
@@ -41,12 +38,6 @@ BUCKET = "bench"
 # test 2012-2013 (the rest of the snapshot).
 MIN_VOTES = 5
 TRAIN_UNTIL, VAL_UNTIL = 2009, 2011
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def forward_split(data: Path = DATA) -> tuple[pd.DataFrame, Splits]:
@@ -72,30 +63,6 @@ def publish(registry: Registry, result: CandidateResult, note: str = "bench") ->
     return version
 
 
-def stop_pid(proc: subprocess.Popen[Any], timeout: float = 10.0) -> None:
-    if proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout)
-
-
-def wait_http(url: str, timeout: float = 60.0, proc: subprocess.Popen[Any] | None = None) -> None:
-    """Poll `url` until it answers 200 (bounded); fail early if `proc` died."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode} before {url} answered")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(url, timeout=1.0).status_code == 200:
-                return
-        time.sleep(0.2)
-    raise TimeoutError(f"{url} not ready after {timeout:.0f} s")
-
-
 @dataclass
 class Stack:
     """S3 server, registry and (after `start_api`) the API subprocess."""
@@ -105,6 +72,7 @@ class Stack:
     registry: Registry
     api_port: int = 0
     api: subprocess.Popen[bytes] | None = None
+    _running: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
 
     @property
     def api_url(self) -> str:
@@ -127,16 +95,15 @@ class Stack:
             | (extra_env or {})
         )
         cmd = [sys.executable, "-m", "moviescore", "serve", "--host", "127.0.0.1"]
-        log = (self.workdir / "api.log").open("ab")
-        self.api = subprocess.Popen(
-            [*cmd, "--port", str(self.api_port)], env=env, cwd=ROOT, stdout=log, stderr=log
+        cmd += ["--port", str(self.api_port)]
+        log = self.workdir / f"api-{self.api_port}.log"
+        self.api = self._running.enter_context(
+            running(cmd, f"{self.api_url}/ready", log, env=env, cwd=ROOT)
         )
-        wait_http(f"{self.api_url}/ready", proc=self.api)
 
     def stop(self) -> None:
-        if self.api is not None:
-            stop_pid(self.api)
-            self.api = None
+        self._running.close()  # the API, stopped by PID
+        self.api = None
         self.s3.stop()
 
 

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from s3_env import use_s3
 
 from moviescore.config import Settings, get_settings
+from tests.helpers.s3 import local_s3_server, use_s3
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 TMDB_5000_ZIP = SHARED_DATA / "tmdb_movies_before_2014.csv.zip"
@@ -62,13 +62,7 @@ def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     Missing buckets are errors (no auto-create), as on AWS. Skips if `weed` is not installed.
     Most tests want `s3_settings` (a fresh bucket) rather than this directly.
     """
-    from moviescore.local_s3 import LocalS3Server, SeaweedPorts, weed_binary
-
-    try:
-        weed_binary()
-    except FileNotFoundError as exc:
-        pytest.skip(str(exc))
-    with LocalS3Server(tmp_path_factory.mktemp("seaweedfs"), ports=SeaweedPorts.free()) as server:
+    with local_s3_server(tmp_path_factory.mktemp("seaweedfs")) as server:
         yield server
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -20,7 +19,9 @@ from bench.quality import ABLATIONS, _sentiment_note
 from bench.report import Target, replace_section, save_results, write_section
 from bench.rss import PeakRss
 from bench.seed_recipe import SeedRecipe
-from bench.stack import DATA, free_port, stop_pid, wait_http
+from bench.stack import DATA
+from tests.helpers.movies import learnable_frame
+from tests.helpers.processes import free_port, running
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -57,18 +58,7 @@ def test_save_results_rebuilds_summary_from_every_benchmark(tmp_path: Path) -> N
 
 
 def _movies(n: int, seed: int) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    return pd.DataFrame(
-        {
-            "runtime": rng.uniform(80, 160, n),
-            "genres": pd.Series(
-                [["Drama"] if i % 2 else ["Action", "Drama"] for i in range(n)], dtype=object
-            ),
-            "original_language": ["en" if i % 3 else "fr" for i in range(n)],
-            "overview": ["a good film" if i % 2 else "a terrible mess" for i in range(n)],
-            "vote_average": rng.uniform(4, 8, n),
-        }
-    )
+    return learnable_frame(n, seed)
 
 
 def test_seed_recipe_fits_and_survives_unseen_categories() -> None:
@@ -129,24 +119,17 @@ def test_profile_charges_innermost_matching_component(tmp_path: Path) -> None:
     assert profile.top_frames(raw, 1) == [("_call (textblob/_text.py)", 0.75)]
 
 
+@pytest.mark.integration
 @pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk not installed")
 def test_wrk_point_against_the_bare_app(tmp_path: Path) -> None:
     from bench.serving import run_wrk
 
     port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bench.bare_app", "--port", str(port)],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_http(f"http://127.0.0.1:{port}/ready", timeout=20, proc=proc)
+    command = [sys.executable, "-m", "bench.bare_app", "--port", str(port)]
+    with running(command, f"http://127.0.0.1:{port}/ready", tmp_path / "bare.log", cwd=ROOT):
         body = tmp_path / "body.json"
         body.write_text(json.dumps({"title": "x"}))
         point = run_wrk(f"http://127.0.0.1:{port}/predict", body, 2, 1)
-    finally:
-        stop_pid(proc)
     assert point["requests"] > 0 and point["errors"] == 0
     assert 0 < point["p50_ms"] <= point["p99_ms"]
 

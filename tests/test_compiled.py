@@ -10,7 +10,6 @@ import pandas as pd
 import pytest
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.pipeline import Pipeline
-from test_train import raw_movies
 
 from moviescore.ingest.partitions import Splits
 from moviescore.serving import compiled
@@ -19,11 +18,12 @@ from moviescore.serving.scoring import Scorer
 from moviescore.training import specs
 from moviescore.training.candidates import CandidateResult, train_candidate
 from moviescore.training.specs import CANDIDATES
+from tests.helpers.movies import learnable_frame
 
 
 def keyword_movies(n: int, seed: int, year: int) -> pd.DataFrame:
     """Keywords carry the signal, so trees split on their encoding — NaN when unknown."""
-    df = raw_movies(n, seed, year)
+    df = learnable_frame(n, seed, year, first_id=seed * 10_000)
     good = df["vote_average"] > df["vote_average"].median()
     df["keywords"] = [["gem"] if g else ["dud"] for g in good]
     return df

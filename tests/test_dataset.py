@@ -24,22 +24,11 @@ from moviescore.ingest.partitions import (
 from moviescore.ingest.raw_movie import LIST_FIELDS, RAW_COLUMNS
 from moviescore.ingest.tmdb_details import records_to_frame
 from moviescore.ingest.validate import validate_raw
+from tests.helpers.movies import raw_movie
 
 
 def movie(movie_id: int, released: str = "2020-06-01", **overrides: Any) -> dict[str, Any]:
-    record: dict[str, Any] = {
-        "id": movie_id,
-        "title": f"Film {movie_id}",
-        "release_date": released,
-        "original_language": "en",
-        "runtime": 90.0,
-        "vote_average": 6.0,
-        "vote_count": 100,
-        "genres": ["Drama", "Comedy"],
-        "keywords": [],
-        "source": "tmdb_snapshot",
-    }
-    return record | overrides
+    return raw_movie(movie_id, released, **overrides)  # one release day unless a test says
 
 
 def frame(*records: dict[str, Any]) -> pd.DataFrame:
@@ -192,6 +181,7 @@ def test_split_by_years() -> None:
         split_by_years(df, train_until=2009, val_until=2013)
 
 
+@pytest.mark.slow
 def test_shared_data_split_by_years(tmdb_5000_zip: Path) -> None:
     from moviescore.ingest.sources import read_snapshot
 

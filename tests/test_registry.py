@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import time
 from datetime import datetime
 from pathlib import Path
@@ -29,6 +28,7 @@ from moviescore.registry.store import (
     RegistryError,
     VersionNotFound,
 )
+from tests.helpers.processes import free_port
 
 X = np.arange(12, dtype=float).reshape(6, 2)
 KEY = "correct horse battery staple"
@@ -323,9 +323,7 @@ def test_missing_bucket_is_named(s3_settings: Settings) -> None:
 
 
 def test_unreachable_endpoint_fails_fast_and_clearly(settings: Settings) -> None:
-    with socket.socket() as s:  # a loopback port nobody listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()  # a loopback port nobody listens on
     down = settings.model_copy(update={"s3_endpoint_url": f"http://127.0.0.1:{port}"})
     started = time.monotonic()
     with pytest.raises(S3Unavailable, match=f"S3 endpoint unreachable: http://127.0.0.1:{port}"):

@@ -8,38 +8,15 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
-from dataclasses import astuple
 from pathlib import Path
 
 import pytest
 
-from moviescore.local_s3 import SeaweedPorts
+from tests.helpers.processes import free_seaweed_base
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.integration
-
-
-def _port_is_free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
-
-
-def _free_s3_port() -> int:
-    """An S3 port whose SeaweedFS port family (`moviescore s3` shifts them together) is free."""
-    for port in range(18333, 30000, 97):
-        try:
-            family = astuple(SeaweedPorts.shifted_to(port))
-        except ValueError:
-            continue
-        if all(_port_is_free(p) for p in family):
-            return port
-    pytest.fail("no free SeaweedFS port family on loopback")
 
 
 @pytest.mark.timeout(900)
@@ -54,7 +31,7 @@ def test_main_command_runs_the_dag_to_a_champion(tmp_path: Path) -> None:
         DS="2026-11-22",
         DATA_DIR=str(tmp_path / "data"),
         AIRFLOW_HOME=str(tmp_path / "airflow"),
-        S3_ENDPOINT_URL=f"http://127.0.0.1:{_free_s3_port()}",
+        S3_ENDPOINT_URL=f"http://127.0.0.1:{free_seaweed_base()}",
     )
     # Its own session, so whatever it started can be stopped as one group if it overruns.
     proc = subprocess.Popen(

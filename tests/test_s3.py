@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ import pytest
 from moviescore.config import Settings
 from moviescore.local_s3 import LocalS3Server, SeaweedPorts
 from moviescore.registry.s3 import Bucket, S3Error, ensure_bucket, make_client
+from tests.helpers.processes import free_seaweed_base
 
 
 def _listening(ports: set[int]) -> dict[int, str]:
@@ -83,6 +83,7 @@ def test_session_server_binds_every_port_on_loopback_only(seaweedfs: LocalS3Serv
     assert set(found.values()) == {"0100007F"}, found  # 127.0.0.1, never 0.0.0.0
 
 
+@pytest.mark.integration
 def test_second_server_next_to_the_first_then_stopped_by_pid(
     seaweedfs: LocalS3Server, tmp_path: Path
 ) -> None:
@@ -145,32 +146,14 @@ def test_wrong_credentials_are_named(seaweedfs: LocalS3Server) -> None:
         Bucket(bad, "any").get("k")
 
 
-def _free_shiftable_port() -> int:
-    """An S3 port whose nine shifted companions are free too (bounded search)."""
-    for base in range(21000, 31000, 397):
-        ports = SeaweedPorts.shifted_to(base)
-        try:
-            socks = []
-            for port in vars(ports).values():
-                s = socket.socket()
-                socks.append(s)
-                s.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    pytest.skip("no free block of ports for `moviescore s3`")
-
-
+@pytest.mark.integration
 def test_serve_forever_runs_until_interrupted(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):  # use the embedded credentials
         monkeypatch.delenv(name, raising=False)
     weed_pid = None
-    port = _free_shiftable_port()
+    port = free_seaweed_base()
     env = os.environ | {
         "S3_ENDPOINT_URL": f"http://127.0.0.1:{port}",
         "S3_BUCKET": "served",

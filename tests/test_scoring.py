@@ -7,18 +7,18 @@ import sys
 
 import numpy as np
 import pytest
-from test_train import raw_movies
 
 from moviescore.ingest.partitions import Splits
 from moviescore.serving.scoring import Scorer
 from moviescore.training.candidates import train_candidate
 from moviescore.training.features import sentiment
 from moviescore.training.specs import CANDIDATES
+from tests.helpers.movies import learnable_splits
 
 
 @pytest.fixture(scope="module")
 def splits() -> Splits:
-    return Splits(raw_movies(200, 1, 2005), raw_movies(60, 2, 2010), raw_movies(60, 3, 2012))
+    return learnable_splits()
 
 
 @pytest.mark.parametrize("name", CANDIDATES)

@@ -12,7 +12,6 @@ from typing import Any
 import pandas as pd
 import pytest
 from pydantic import SecretStr
-from tmdb_fake import FakeTMDB, Fault, make_movies
 
 from moviescore.config import Settings
 from moviescore.ingest.partitions import read_partition, write_partition
@@ -28,6 +27,7 @@ from moviescore.ingest.sources import (
 )
 from moviescore.ingest.tmdb_details import OPTIONAL_LIST_FIELDS, PARSE_ERRORS
 from moviescore.ingest.validate import validate_raw
+from tests.helpers.tmdb_fake import FakeTMDB, Fault, make_movies
 
 FIXTURES = Path(__file__).parent / "fixtures" / "snapshots"
 TMDB_5000 = FIXTURES / "tmdb5000_small.csv"
@@ -214,6 +214,7 @@ def test_zip_with_two_files_is_refused(tmp_path: Path) -> None:
 # --- the shared real data ---
 
 
+@pytest.mark.slow
 def test_shared_tmdb_5000_zip(tmdb_5000_zip: Path) -> None:
     df = read_snapshot(tmdb_5000_zip)
     assert_raw_shape(df)

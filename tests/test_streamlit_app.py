@@ -11,10 +11,11 @@ from typing import Any
 
 import httpx
 import pytest
-from e2e import live
 from streamlit.testing.v1 import AppTest
 
 from moviescore.config import Settings
+from tests.helpers import live
+from tests.helpers.processes import free_port, running
 
 SCRIPT = live.REPO / "streamlit_app.py"
 
@@ -150,7 +151,7 @@ def test_wandb_links_only_for_online_runs() -> None:
 
 def test_api_down_is_an_api_error() -> None:
     with pytest.raises(ui.ApiError, match="not reachable"):
-        ui.call_api("GET", "/model", base_url=f"http://127.0.0.1:{live.free_port()}")
+        ui.call_api("GET", "/model", base_url=f"http://127.0.0.1:{free_port()}")
 
 
 # --- the script under AppTest --------------------------------------------------------------
@@ -173,9 +174,9 @@ def live_api(
     from moviescore.registry.store import Registry
 
     version = live.promote(Registry.from_settings(s3_settings))
-    port = live.free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
-    with live.running(live.api_command(port), f"{url}/ready", tmp_path / "api.log"):
+    with running(live.api_command(port), f"{url}/ready", tmp_path / "api.log"):
         monkeypatch.setenv("API_URL", url)
         yield url, version
 
@@ -214,7 +215,7 @@ def test_models_page_shows_registry(live_api: tuple[str, str]) -> None:
 
 
 def test_api_down_shows_a_clear_message(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("API_URL", f"http://127.0.0.1:{live.free_port()}")
+    monkeypatch.setenv("API_URL", f"http://127.0.0.1:{free_port()}")
     at = AppTest.from_file(str(SCRIPT), default_timeout=30).run()
     fill_form(at).button[0].click().run()
     assert not at.exception
@@ -225,7 +226,7 @@ def test_api_down_shows_a_clear_message(monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def test_empty_title_is_refused_before_calling(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("API_URL", f"http://127.0.0.1:{live.free_port()}")
+    monkeypatch.setenv("API_URL", f"http://127.0.0.1:{free_port()}")
     at = AppTest.from_file(str(SCRIPT), default_timeout=30).run()
     at.button[0].click().run()
     assert at.warning and "title" in at.warning[0].value

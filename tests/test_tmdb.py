@@ -1,4 +1,4 @@
-"""TMDB client against a real local HTTP server (tests/tmdb_fake.py) serving TMDB-shaped JSON."""
+"""TMDB client against a real local HTTP server (tests/helpers/tmdb_fake.py), TMDB-shaped JSON."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from typing import Any
 import httpx
 import pytest
 from pydantic import SecretStr
-from tmdb_fake import FakeTMDB, Fault, make_movie, make_movies
 
 from moviescore.config import Settings
 from moviescore.ingest.tmdb import (
@@ -24,6 +23,7 @@ from moviescore.ingest.tmdb import (
     TruncatedWindow,
 )
 from moviescore.ingest.tmdb_http import parse_retry_after
+from tests.helpers.tmdb_fake import FakeTMDB, Fault, make_movie, make_movies
 
 START = date(2024, 1, 1)
 KEY = "s3cr3t-test-key-0123456789"
@@ -131,6 +131,7 @@ def test_single_day_past_the_cap_is_truncated_loudly(
     assert "~30 results past the 2-page cap are NOT collected" in caplog.text
 
 
+@pytest.mark.slow
 def test_429_waits_for_retry_after_then_succeeds(settings: Settings, fake: FakeTMDB) -> None:
     fake.inject("/movie/7", Fault.rate_limited(retry_after="1"))
     with make_client(settings, fake) as client:

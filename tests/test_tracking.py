@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -13,6 +12,7 @@ import pytest
 
 from moviescore.config import Settings, get_settings
 from moviescore.training import tracking
+from tests.helpers.processes import free_port
 
 WANDB_CLI = Path(sys.executable).parent / "wandb"
 METRICS = {"train_rmse": 0.61, "val_rmse": 0.74, "test_rmse": 0.79, "rmse_gap": 0.18}
@@ -67,6 +67,7 @@ def _run_dir(settings: Settings, run_id: str) -> Path:
     return dirs[0]
 
 
+@pytest.mark.slow
 def test_offline_candidate_run_lands_on_disk(offline: Settings, model_file: Path) -> None:
     tracked = _candidate(offline, model_file)
 
@@ -90,6 +91,7 @@ def test_offline_candidate_run_lands_on_disk(offline: Settings, model_file: Path
     assert {p.name.split("_0_")[0] for p in images} == {"pred_vs_actual", "feature_importance"}
 
 
+@pytest.mark.slow
 def test_promotion_logs_champion_alias(offline: Settings, model_file: Path) -> None:
     decision = {
         "promoted": True,
@@ -121,6 +123,7 @@ def test_promotion_logs_champion_alias(offline: Settings, model_file: Path) -> N
     assert saved["decision"] == decision and saved["wandb_run_id"] == run_id
 
 
+@pytest.mark.slow
 def test_not_promoted_logs_no_model(offline: Settings, model_file: Path) -> None:
     run_id = tracking.log_promotion(
         decision={"promoted": False, "reason": "gap too large", "candidates": []},
@@ -134,18 +137,13 @@ def test_not_promoted_logs_no_model(offline: Settings, model_file: Path) -> None
     assert not [r for r in records if r["type"] == "artifact" and r["artifact"]["type"] == "model"]
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
+@pytest.mark.slow
 def test_unreachable_wandb_returns_none_in_bounded_time(
     settings: Settings, monkeypatch: pytest.MonkeyPatch, model_file: Path
 ) -> None:
     monkeypatch.setenv("WANDB_MODE", "online")
     monkeypatch.setenv("WANDB_API_KEY", "x" * 40)
-    monkeypatch.setenv("WANDB_BASE_URL", f"http://127.0.0.1:{_closed_port()}")
+    monkeypatch.setenv("WANDB_BASE_URL", f"http://127.0.0.1:{free_port()}")
     monkeypatch.setenv("WANDB_INIT_TIMEOUT", "3")
     get_settings.cache_clear()
     online = get_settings()
@@ -158,11 +156,12 @@ def test_unreachable_wandb_returns_none_in_bounded_time(
     assert saved["metrics"] == METRICS and saved["wandb_run_id"] is None  # metrics kept anyway
 
 
+@pytest.mark.slow
 def test_online_without_key_returns_none(
     settings: Settings, monkeypatch: pytest.MonkeyPatch, model_file: Path
 ) -> None:
     monkeypatch.setenv("WANDB_MODE", "online")
-    monkeypatch.setenv("WANDB_BASE_URL", f"http://127.0.0.1:{_closed_port()}")
+    monkeypatch.setenv("WANDB_BASE_URL", f"http://127.0.0.1:{free_port()}")
     monkeypatch.setenv("WANDB_INIT_TIMEOUT", "3")  # W&B may reuse an earlier key in-process
     get_settings.cache_clear()
     start = time.monotonic()

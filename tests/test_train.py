@@ -3,57 +3,24 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import joblib
 import numpy as np
 import pandas as pd
 import pytest
 
+from moviescore.ingest.partitions import Splits
 from moviescore.serving.scoring import Scorer
 from moviescore.training.candidates import baseline_metrics, evaluate, train_candidate
 from moviescore.training.specs import CANDIDATES
+from tests.helpers.movies import learnable_splits
 
 KEYS = {f"{s}_{m}" for s in ("train", "val", "test") for m in ("rmse", "mae", "r2")} | {"rmse_gap"}
 
 
-@dataclass
-class Splits:
-    train: pd.DataFrame
-    val: pd.DataFrame
-    test: pd.DataFrame
-
-
-def raw_movies(n: int, seed: int, year: int) -> pd.DataFrame:
-    """Dramas rate high, long films higher, one studio lower: learnable, with noise."""
-    rng = np.random.default_rng(seed)
-    drama = rng.random(n) < 0.5
-    runtime = rng.uniform(80, 160, n)
-    studio = rng.integers(0, 4, n)
-    rating = 5 + 1.5 * drama + (runtime - 120) / 40 - 1.0 * (studio == 0)
-    return pd.DataFrame(
-        {
-            "id": np.arange(n) + seed * 10_000,
-            "title": [f"Film {i}" for i in range(n)],
-            "overview": ["A good film." if d else "A bad film." for d in drama],
-            "release_date": [f"{year}-0{1 + i % 9}-01" for i in range(n)],
-            "runtime": runtime,
-            "budget": rng.choice([0.0, 1e6, 5e7], n),
-            "original_language": rng.choice(["en", "fr"], n),
-            "genres": [["Drama"] if d else ["Comedy"] for d in drama],
-            "keywords": [["love"] for _ in range(n)],
-            "production_companies": [[f"studio{s}"] for s in studio],
-            "production_countries": [["US"] for _ in range(n)],
-            "spoken_languages": [["en"] for _ in range(n)],
-            "vote_average": np.clip(rating + rng.normal(0, 0.3, n), 0, 10),
-            "vote_count": rng.integers(6, 500, n),
-        }
-    )
-
-
 @pytest.fixture(scope="module")
 def splits() -> Splits:
-    return Splits(raw_movies(200, 1, 2005), raw_movies(60, 2, 2010), raw_movies(60, 3, 2012))
+    return learnable_splits()
 
 
 @pytest.mark.parametrize("name", CANDIDATES)
@@ -114,7 +81,7 @@ def with_keyword_signal(df: pd.DataFrame, seed: int) -> pd.DataFrame:
 @pytest.mark.parametrize("name", CANDIDATES)
 def test_unknown_keywords_are_not_read_as_no_keywords(name: str, splits: Splits) -> None:
     """A source without keywords (None) must not be scored like a film that has none ([])."""
-    keyed = Splits(*(with_keyword_signal(df, i) for i, df in enumerate(vars(splits).values())))
+    keyed = Splits(*(with_keyword_signal(df, i) for i, df in enumerate(splits)))
     result = train_candidate(name, keyed)
     test = keyed.test
     with_none = Scorer(result.pipeline).ratings(test.assign(keywords=[None] * len(test)))

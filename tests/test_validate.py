@@ -19,31 +19,9 @@ from moviescore.ingest.validate import (
     validate_raw,
     write_rejected,
 )
+from tests.helpers.movies import raw_movie as movie
 
 DAY = date(2024, 3, 1)
-
-
-def movie(movie_id: int, **overrides: Any) -> dict[str, Any]:
-    record: dict[str, Any] = {
-        "id": movie_id,
-        "title": f"Film {movie_id}",
-        "overview": "A film.",
-        "release_date": f"2020-01-{1 + movie_id % 28:02d}",
-        "original_language": "en",
-        "runtime": 100.0,
-        "budget": 1e6,
-        "vote_average": 6.5,
-        "vote_count": 50,
-        "popularity": 3.0,
-        "revenue": 0.0,
-        "genres": ["Drama"],
-        "keywords": ["k"],
-        "production_companies": [],
-        "production_countries": ["US"],
-        "spoken_languages": ["en"],
-        "source": "tmdb_snapshot",
-    }
-    return record | overrides
 
 
 def batch(*odd: dict[str, Any], good: int = 20) -> pd.DataFrame:
@@ -169,6 +147,7 @@ def test_write_rejected_without_anything_rejected_writes_nothing(settings: Setti
     assert not (settings.data_dir / "rejected").exists()
 
 
+@pytest.mark.slow
 def test_shared_tmdb_5000_validation(tmdb_5000_zip: Path) -> None:
     df = read_snapshot(tmdb_5000_zip)
     report = validate_raw(df)

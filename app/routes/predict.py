@@ -61,7 +61,7 @@ def _json(payload: dict[str, Any]) -> Response:
 
 @router.post("/predict", response_model=Prediction)
 async def predict(movie: MovieIn, request: Request) -> Response:
-    # async on purpose: the work is ~0.1 ms of CPU, less than a hop through the thread pool.
+    # async on purpose: the work is less CPU than a hop through the thread pool costs.
     return _json(_predict(request, [movie])[1][0])
 
 

@@ -6,14 +6,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from e2e import live
-from e2e.live import fit_pipeline, manifest_for
 from fastapi.testclient import TestClient
 from sklearn.pipeline import Pipeline
 
 from app.main import create_app
 from app.model_manager import ModelManager
 from moviescore.config import Settings
+from tests.helpers import live
+from tests.helpers.live import fit_pipeline, manifest_for
 
 
 @pytest.fixture(scope="session")

@@ -94,6 +94,7 @@ def test_each_task_is_one_call_into_the_pipeline(dag: Any) -> None:
         assert isinstance(call.func, ast.Name) and call.func.id in step, task.task_id
 
 
+@pytest.mark.slow
 def test_parsing_imports_no_heavy_library() -> None:
     """The dag-processor re-parses the file often: it reads the candidate names from the library,
     while pandas, xgboost & co. load only in tasks."""

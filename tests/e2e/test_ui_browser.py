@@ -11,9 +11,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from e2e import live
 
 from moviescore.config import Settings
+from tests.helpers import live
+from tests.helpers.processes import free_port, running
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -39,12 +40,12 @@ def stack(s3_settings: Settings, tmp_path: Path) -> Iterator[tuple[str, str, str
     from moviescore.registry.store import Registry
 
     version = live.promote(Registry.from_settings(s3_settings))
-    api_port, ui_port = live.free_port(), live.free_port()
+    api_port, ui_port = free_port(), free_port()
     api = f"http://127.0.0.1:{api_port}"
     ui = f"http://127.0.0.1:{ui_port}"
     with (
-        live.running(live.api_command(api_port), f"{api}/ready", tmp_path / "api.log"),
-        live.running(
+        running(live.api_command(api_port), f"{api}/ready", tmp_path / "api.log"),
+        running(
             live.streamlit_command(ui_port),
             f"{ui}/_stcore/health",
             tmp_path / "ui.log",

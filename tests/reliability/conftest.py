@@ -7,8 +7,6 @@ the same ports with the same data (`restart`).
 
 from __future__ import annotations
 
-import os
-import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,45 +14,18 @@ from typing import Any
 
 import httpx
 import pytest
-from e2e import live
-from s3_env import use_s3
 
 from moviescore.config import Settings, get_settings
+from tests.helpers import live
+from tests.helpers.processes import free_port, running
+from tests.helpers.s3 import KillableS3, local_s3_server, use_s3
 
 BUCKET = "reliability"
 
 
-@dataclass
-class KillableS3:
-    """A private `weed mini`: SIGKILL it by PID, start it again on the same ports and data."""
-
-    server: Any  # moviescore.local_s3.LocalS3Server
-
-    @property
-    def endpoint_url(self) -> str:
-        return str(self.server.endpoint_url)
-
-    def kill(self) -> None:
-        pid = self.server.pid
-        assert pid is not None and self.server.running
-        os.kill(pid, signal.SIGKILL)
-        self.server._proc.wait(10)
-
-    def restart(self) -> None:
-        self.server.stop()  # the process is gone already; this forgets it
-        self.server.start()
-
-
 @pytest.fixture
 def killable_s3(tmp_path: Path) -> Iterator[KillableS3]:
-    from moviescore.local_s3 import LocalS3Server, SeaweedPorts, weed_binary
-
-    try:
-        weed_binary()
-    except FileNotFoundError as exc:
-        pytest.skip(str(exc))
-    server = LocalS3Server(tmp_path / "s3", ports=SeaweedPorts.free(), bucket=BUCKET)
-    with server:
+    with local_s3_server(tmp_path / "s3", bucket=BUCKET) as server:
         yield KillableS3(server)
 
 
@@ -92,11 +63,11 @@ def live_api(tmp_path: Path) -> Iterator[Any]:
     with ExitStack() as stack:
 
         def start(env: dict[str, str], name: str = "api") -> LiveAPI:
-            port = live.free_port()
+            port = free_port()
             url = f"http://127.0.0.1:{port}"
             log = tmp_path / f"{name}.log"
             proc = stack.enter_context(
-                live.running(live.api_command(port), f"{url}/ready", log, env=env, cwd=tmp_path)
+                running(live.api_command(port), f"{url}/ready", log, env=env, cwd=tmp_path)
             )
             return LiveAPI(url, log, proc)
 

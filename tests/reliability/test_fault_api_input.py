@@ -13,13 +13,15 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
-from e2e import live
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import (
     content_type_conformance,
     not_a_server_error,
     response_schema_conformance,
 )
+
+from tests.helpers import live
+from tests.helpers.processes import free_port, running
 
 pytestmark = pytest.mark.integration
 
@@ -41,10 +43,10 @@ def api_url(seaweedfs: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         "AWS_ACCESS_KEY_ID": seaweedfs.access_key, "AWS_SECRET_ACCESS_KEY": seaweedfs.secret_key,
     }  # fmt: skip
     env.pop("MODEL_SIGNING_KEY", None)
-    port = live.free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     log: Path = tmp_path_factory.mktemp("fuzz") / "api.log"
-    with live.running(live.api_command(port), f"{url}/ready", log, env=env):
+    with running(live.api_command(port), f"{url}/ready", log, env=env):
         yield url
 
 

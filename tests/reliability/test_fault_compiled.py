@@ -8,12 +8,13 @@ from typing import Any
 
 import numpy as np
 import pytest
-from e2e import live
 from sklearn.ensemble import HistGradientBoostingRegressor
 
 from moviescore.config import Settings
 from moviescore.registry.store import Registry
 from moviescore.training.features import make_pipeline
+from tests.helpers import live
+from tests.helpers.movies import learnable_records
 
 pytestmark = pytest.mark.integration
 
@@ -24,7 +25,7 @@ def test_an_uncompilable_champion_is_served_by_its_library(
     s3_settings: Settings, live_api: Any
 ) -> None:
     registry = Registry.from_settings(s3_settings)
-    records, ratings = live.synthetic_records(seed=3)
+    records, ratings = learnable_records(seed=3)
     pipeline = make_pipeline(HistGradientBoostingRegressor(max_iter=30, random_state=0))
     pipeline.fit(records, ratings)
     version = registry.publish(pipeline, live.manifest_for(pipeline, "hist_gradient_boosting"))

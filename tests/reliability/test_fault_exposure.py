@@ -14,12 +14,13 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from e2e import live
-from tmdb_fake import FakeTMDB, make_movies
 
 from app.main import create_app, run_server
 from moviescore import cli
 from moviescore.config import LOCAL_S3_ACCESS_KEY
+from tests.helpers import live
+from tests.helpers.processes import free_port, running
+from tests.helpers.tmdb_fake import FakeTMDB, make_movies
 
 SECRETS = {
     "TMDB_API_KEY": "tmdbSECRET4f1c9e",
@@ -71,9 +72,9 @@ def test_no_secret_in_logs_outputs_files_objects_or_api(
         assert any(k.startswith("runs/") for k in produced)
         assert any("wandb" in k for k in produced)
 
-        port = live.free_port()
+        port = free_port()
         url = f"http://127.0.0.1:{port}"
-        with live.running(live.api_command(port), f"{url}/ready", tmp_path / "api.log", env=env):
+        with running(live.api_command(port), f"{url}/ready", tmp_path / "api.log", env=env):
             for path in ("/model", "/models", "/metrics", "/openapi.json", "/health", "/ready"):
                 produced[path] = httpx.get(url + path, timeout=10).content
             produced["/predict"] = httpx.post(

@@ -13,13 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e import live
-from reliability.conftest import KillableS3
 from reliability.probes import wait_for
 
 from moviescore.config import Settings
 from moviescore.registry.s3 import S3Error, S3Unavailable
 from moviescore.registry.store import CHAMPION_KEY, Registry
+from tests.helpers import live
+from tests.helpers.movies import learnable_records
+from tests.helpers.s3 import KillableS3
 
 pytestmark = pytest.mark.integration
 
@@ -69,7 +70,7 @@ def test_s3_killed_during_a_model_upload(
 
     new = live.promote(registry, seed=2)  # the next publish after the restart succeeds
     assert registry.champion().version == new  # type: ignore[union-attr]
-    assert registry.load(new).pipeline.predict([live.synthetic_records(1)[0][0]]).shape == (1,)
+    assert registry.load(new).pipeline.predict([learnable_records(1)[0][0]]).shape == (1,)
 
 
 def test_api_keeps_serving_while_s3_is_down_and_recovers(
@@ -102,7 +103,7 @@ def test_api_keeps_serving_while_s3_is_down_and_recovers(
 
 PUBLISH_THEN_WAIT = """
 import sys
-from e2e import live
+from tests.helpers import live
 from moviescore.registry.store import Registry
 registry = Registry.from_settings()
 version = registry.publish(live.fit_pipeline(7), live.manifest_for(live.fit_pipeline(7)))
@@ -124,7 +125,7 @@ def test_pipeline_killed_between_upload_and_pointer_write(
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         cwd=tmp_path,
-        env=dict(os.environ) | {"PYTHONPATH": str(REPO / "tests")},
+        env=dict(os.environ) | {"PYTHONPATH": str(REPO)},
     )
     try:
         assert proc.stdout is not None

@@ -12,11 +12,11 @@ from typing import Any
 
 import joblib
 import pytest
-from e2e import live
 from reliability.probes import wait_for
 
 from moviescore.config import Settings, get_settings
 from moviescore.registry.store import Registry
+from tests.helpers import live
 
 pytestmark = pytest.mark.integration
 

@@ -1,7 +1,7 @@
 """TMDB misbehaving mid-collection, through the real step the DAG runs (`pipeline.collect_step`).
 
-The fake TMDB (tests/tmdb_fake.py) is a real HTTP server on 127.0.0.1; the collector reaches it
-through TMDB_BASE_URL, exactly as it would reach api.themoviedb.org.
+The fake TMDB (tests/helpers/tmdb_fake.py) is a real HTTP server on 127.0.0.1; the collector
+reaches it through TMDB_BASE_URL, exactly as it would reach api.themoviedb.org.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from reliability.probes import tree_state
-from tmdb_fake import FakeTMDB, Fault, make_movies
 
 from moviescore.config import Settings, get_settings
 from moviescore.ingest.partitions import partition_path
 from moviescore.ingest.sources import IncompleteCollectError
 from moviescore.steps import collect_step
+from tests.helpers.tmdb_fake import FakeTMDB, Fault, make_movies
 
 KEY = "tmdb-fault-test-key"
 DS = "2024-01-05"
@@ -80,6 +80,7 @@ def test_429_storm_is_ridden_out_and_every_movie_collected(
     assert len(fake.requests) == pages + 2 * pages + len(IN_WINDOW) + 2 * len(storm)
 
 
+@pytest.mark.slow
 def test_transient_5xx_reset_and_truncated_json_are_retried(
     tmdb_settings: Settings, fake: FakeTMDB
 ) -> None:
@@ -102,6 +103,7 @@ def test_transient_5xx_reset_and_truncated_json_are_retried(
     [Fault.error(503, retry_after="0"), Fault.hang(1.0), Fault.bad_json()],
     ids=["5xx", "hang", "truncated-json"],
 )
+@pytest.mark.slow
 def test_a_discover_page_failing_for_good_writes_nothing_and_leaves_the_old_partition(
     tmdb_settings: Settings, fake: FakeTMDB, fault: Fault
 ) -> None:
@@ -137,6 +139,7 @@ def test_a_fresh_date_failing_mid_collection_leaves_no_partition(
     assert partition_ids(tmdb_settings) == IN_WINDOW
 
 
+@pytest.mark.slow
 def test_a_movie_whose_details_fail_for_good_is_not_lost(
     tmdb_settings: Settings, fake: FakeTMDB
 ) -> None:

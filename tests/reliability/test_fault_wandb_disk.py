@@ -13,14 +13,15 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from e2e import live
 from reliability.probes import tree_state
-from tmdb_fake import make_movies
 
 from moviescore.config import Settings, get_settings
 from moviescore.ingest.partitions import partition_path, write_partition
 from moviescore.ingest.tmdb_details import records_to_frame
 from moviescore.steps import collect_step, preprocess_step, run_id_for, train_step
+from tests.helpers.movies import learnable_records
+from tests.helpers.processes import free_port
+from tests.helpers.tmdb_fake import make_movies
 
 DS = "2024-03-01"
 
@@ -32,12 +33,13 @@ def snapshot_file(path: Path, n: int) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_training_completes_when_wandb_is_unreachable(
     settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     collect_step(DS, "snapshot", str(snapshot_file(tmp_path / "movies.jsonl", 200)))
     preprocess_step(DS)
-    closed = live.free_port()  # nothing listens there
+    closed = free_port()  # nothing listens there
     monkeypatch.setenv("WANDB_MODE", "online")
     monkeypatch.setenv("WANDB_BASE_URL", f"http://127.0.0.1:{closed}")
     monkeypatch.setenv("WANDB_API_KEY", "x" * 40)
@@ -78,6 +80,7 @@ collect_step(sys.argv[1], "snapshot", sys.argv[2])
 """
 
 
+@pytest.mark.slow
 def test_a_write_error_mid_partition_keeps_the_old_partition_and_no_temp_file(
     settings: Settings, tmp_path: Path
 ) -> None:
@@ -100,7 +103,7 @@ def test_a_write_error_mid_partition_keeps_the_old_partition_and_no_temp_file(
 
 
 def records_to_frame_small() -> pd.DataFrame:
-    records, ratings = live.synthetic_records(3)
+    records, ratings = learnable_records(3)
     rows = []
     for record, rating in zip(records, ratings, strict=True):
         rows.append(record | {"id": record["id"] + 1, "vote_average": round(rating, 1),

@@ -121,7 +121,7 @@ class TMDBTransport:
         self.attempts = settings.tmdb_max_retries + 1
         self._limiter = RateLimiter(settings.tmdb_requests_per_second)
         self._backoff = wait_exponential_jitter(
-            initial=backoff_base, max=MAX_BACKOFF, jitter=backoff_base
+            multiplier=backoff_base, max=MAX_BACKOFF, jitter=backoff_base
         )
         self._retrying = Retrying(
             stop=stop_after_attempt(self.attempts),

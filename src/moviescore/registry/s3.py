@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 CONNECT_TIMEOUT_SECONDS = 2.0
-READ_TIMEOUT_SECONDS = 30.0  # a 40 MB RandomForest upload must fit in it
+READ_TIMEOUT_SECONDS = 30.0  # a RandomForest upload (the biggest artifact) must fit in it
 MAX_ATTEMPTS = 3  # botocore counts the first try: 1 call + 2 retries
 _SESSION_LOCK = threading.Lock()
 _UNREACHABLE = (
@@ -95,7 +95,7 @@ def client_for(
 
 @functools.cache
 def _session() -> boto3.session.Session:
-    # One session for the process: it parses the S3 service model once (~0.1 s per client saved).
+    # One session for the process: it parses the S3 service model once, not once per client.
     return boto3.session.Session()
 
 

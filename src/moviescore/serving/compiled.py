@@ -1,8 +1,8 @@
 """A fitted regressor compiled to an ONNX Runtime session, for scoring one movie at a time.
 
-Each library's own predict has a fixed cost per call that dwarfs a single row's tree walk
-(XGBoost ~0.25 ms, the 40-tree random forest ~2.4 ms; see docs/BENCHMARKS.md). One ONNX Runtime
-session answers one row of any of the three candidates in ~0.01-0.02 ms. The conversion is done
+Each library's own predict has a fixed cost per call that dwarfs a single row's tree walk; one
+ONNX Runtime session answers one row of any of the three candidates an order of magnitude faster
+(figures in docs/BENCHMARKS.md, "Serving" and "Figures behind code choices"). The conversion is done
 by the libraries' own converters, chosen by each candidate's spec (`moviescore.training.specs`),
 when a model is loaded; the pickled pipeline stays the source of truth. Imported only by a scorer
 asked to compile (the API), so training never loads ONNX.

@@ -3,9 +3,9 @@ files and the API.
 
 A `Scorer` is built once per loaded model, never per request. It runs the pipeline's feature
 step, then the regressor's native booster: the same numbers as the sklearn wrapper without its
-per-call checks (one LightGBM row: ~0.03 ms instead of ~0.4 ms; see docs/BENCHMARKS.md). The API
+per-call checks, which cost more than one row's prediction (see docs/BENCHMARKS.md). The API
 asks for `compiled=True`: the regressor then runs as a verified ONNX Runtime session
-(`moviescore.serving.compiled`, ~0.01-0.02 ms a row for every candidate), falling back to the native
+(`moviescore.serving.compiled`, faster still for every candidate), falling back to the native
 booster with a warning when it cannot be compiled faithfully. Ratings are clamped to TMDB's 0-10
 scale.
 """
@@ -34,7 +34,7 @@ Sentiment = tuple[float, float]  # (polarity, subjectivity)
 
 
 def clamp(pred: Any) -> np.ndarray:
-    # two ufuncs: np.clip's Python-level dispatch adds ~1 µs to every one-movie request
+    # two ufuncs: np.clip's Python-level dispatch costs more than the clamp on one movie
     return np.minimum(np.maximum(np.asarray(pred, dtype=float), RATING_RANGE[0]), RATING_RANGE[1])
 
 
