@@ -1,245 +1,326 @@
-"""moviescore UI: a rating form and the model registry, both read from the API over HTTP.
+"""moviescore studio: rate a film before release, see why and how sure, and browse the models.
 
-The UI never loads a model: it posts to `API_URL` (default http://127.0.0.1:8000) and shows what
-comes back. Everything that is not drawing lives in small functions above `main()` so tests can
-call them directly. Run: `streamlit run streamlit_app.py --server.address 127.0.0.1`.
+UI only: it asks the API at `API_URL` (default http://127.0.0.1:8000) over HTTP and never loads
+a model. What is not drawing (bodies, error wording, tables, charts) is in moviescore.studio.
+Run: `streamlit run streamlit_app.py --server.address 127.0.0.1`.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import date
 from typing import Any
 
-import httpx
-import pandas as pd
 import streamlit as st
 
-TIMEOUT_SECONDS = 10.0
-TMDB_GENRES = (
-    "Action", "Adventure", "Animation", "Comedy", "Crime", "Documentary", "Drama", "Family",
-    "Fantasy", "History", "Horror", "Music", "Mystery", "Romance", "Science Fiction", "TV Movie",
-    "Thriller", "War", "Western",
-)  # fmt: skip
-LANGUAGES = {
-    "en": "English", "fr": "French", "es": "Spanish", "de": "German", "it": "Italian",
-    "ja": "Japanese", "ko": "Korean", "zh": "Chinese", "cn": "Cantonese", "hi": "Hindi",
-    "ru": "Russian", "pt": "Portuguese", "sv": "Swedish", "da": "Danish", "no": "Norwegian",
-    "nl": "Dutch", "fa": "Persian", "th": "Thai", "tr": "Turkish", "pl": "Polish",
+from moviescore.studio import charts
+from moviescore.studio.answer import (
+    comparables_frame,
+    interval_sentence,
+    scenarios_frame,
+    warnings_of,
+    waterfall_frame,
+)
+from moviescore.studio.client import ApiError, api_status, call_api
+from moviescore.studio.movie_form import (
+    MAX_DATE,
+    MIN_DATE,
+    TMDB_GENRES,
+    WHAT_IF,
+    build_payload,
+    countries,
+    describe_inputs,
+    languages,
+    what_if_batch,
+    what_if_frame,
+)
+from moviescore.studio.registry_view import (
+    candidates_table,
+    diff_versions,
+    history_table,
+    run_label,
+    runs,
+    runs_table,
+    test_rmse_frame,
+    versions_table,
+)
+
+MAX_SCENARIOS = 3
+# Form widget key -> the API field whose 422 message is shown under it.
+FIELDS = {
+    "title": "title", "tagline": "tagline", "overview": "overview", "genres": "genres",
+    "lang": "original_language", "runtime": "runtime", "budget": "budget",
+    "release": "release_date", "keywords": "keywords", "companies": "production_companies",
+    "countries": "production_countries", "spoken": "spoken_languages", "homepage": "homepage",
 }  # fmt: skip
-METRIC_COLUMNS = ("test_rmse", "val_rmse", "train_rmse", "test_mae", "test_r2", "rmse_gap")
-
-
-class ApiError(Exception):
-    """Something the user should read: the API is down, refused the input, or has no model."""
 
 
 def api_url() -> str:
-    return (os.environ.get("API_URL") or _settings_api_url()).rstrip("/")
+    return (os.environ.get("API_URL") or _settings().api_url).rstrip("/")
 
 
-def _settings_api_url() -> str:
+def _settings() -> Any:
     from moviescore.config import get_settings
 
-    return get_settings().api_url
+    return get_settings()
 
 
-def build_payload(
-    *,
-    title: str,
-    overview: str,
-    genres: list[str],
-    language: str,
-    runtime: float,
-    budget_musd: float,
-    release_date: date,
-) -> dict[str, Any]:
-    """The /predict body for the form's values (budget is entered in millions of USD)."""
-    return {
-        "title": title.strip(),
-        "overview": overview.strip(),
-        "genres": list(genres),
-        "original_language": language,
-        "runtime": runtime or None,
-        "budget": budget_musd * 1_000_000 if budget_musd else None,
-        "release_date": release_date.isoformat(),
-    }
+def table(frame: Any, *, hide_index: bool = True, **options: Any) -> None:
+    """A dataframe whose missing values read '—' rather than 'None'."""
+    st.dataframe(frame, hide_index=hide_index, placeholder="—", **options)
 
 
-def describe_error(response: httpx.Response) -> str:
-    """A readable sentence for an API error body (FastAPI's 422 detail names each field)."""
-    try:
-        detail = response.json().get("detail")
-    except ValueError:
-        return f"the API answered {response.status_code}"
-    if isinstance(detail, list):
-        parts = []
-        for err in detail:
-            field = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
-            parts.append(f"{field}: {err.get('msg', 'invalid')}")
-        return "; ".join(parts)
-    return str(detail)
+def sidebar_status(base_url: str) -> None:
+    status = api_status(base_url)
+    if status.ready:
+        st.sidebar.markdown(f"🟢 API up and ready — {status.detail}")
+    elif status.up:
+        st.sidebar.markdown(f"🟠 API up, no model yet — {status.detail}")
+    else:
+        st.sidebar.markdown(f"🔴 {status.detail}")
+    st.sidebar.caption(f"API: {base_url}")
 
 
-def call_api(method: str, path: str, *, base_url: str, json: Any = None) -> Any:
-    url = f"{base_url}{path}"
-    try:
-        response = httpx.request(method, url, json=json, timeout=TIMEOUT_SECONDS)
-    except httpx.TransportError as exc:
-        raise ApiError(f"The prediction API at {base_url} is not reachable ({exc}).") from exc
-    if response.status_code >= 400:
-        raise ApiError(f"The API refused the request: {describe_error(response)}")
-    return response.json()
+def movie_form() -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """The form; (its values when submitted, else None) and one message slot per field."""
+    slots: dict[str, Any] = {}
 
+    def slot(key: str) -> None:
+        slots[FIELDS[key]] = st.empty()
 
-def wandb_url(record: dict[str, Any]) -> str | None:
-    """The online W&B run of a manifest or candidate, if it has one (offline runs have none)."""
-    value = record.get("wandb_url")  # what the pipeline writes into manifests and decisions
-    return value if isinstance(value, str) and value.startswith("https://") else None
-
-
-def versions_table(overview: dict[str, Any]) -> pd.DataFrame:
-    """One row per published version: name, when, metrics, champion flag, W&B link."""
-    rows = []
-    for v in overview.get("versions", []):
-        metrics = v.get("metrics") or {}
-        row = {"version": v.get("version"), "model": v.get("model_name")}
-        row |= {"created": v.get("created_at"), "champion": bool(v.get("champion"))}
-        row |= {m: metrics.get(m) for m in METRIC_COLUMNS}
-        row["W&B"] = wandb_url(v)
-        rows.append(row)
-    return pd.DataFrame(
-        rows, columns=["version", "model", "created", "champion", *METRIC_COLUMNS, "W&B"]
-    )
-
-
-def candidates_table(decision: dict[str, Any]) -> pd.DataFrame:
-    """The candidates of one pipeline run side by side, as the promotion step saw them."""
-    rows = []
-    for c in decision.get("candidates", []):
-        metrics = c.get("metrics") or {}
-        row = {"model": c.get("model_name")} | {m: metrics.get(m) for m in METRIC_COLUMNS}
-        row["challenger"] = c.get("model_name") == decision.get("challenger")
-        row["W&B"] = wandb_url(c)
-        rows.append(row)
-    return pd.DataFrame(rows, columns=["model", *METRIC_COLUMNS, "challenger", "W&B"])
-
-
-def latest_decision(overview: dict[str, Any]) -> dict[str, Any] | None:
-    """The newest pipeline run's decision (promoted or not), else the newest champion change's."""
-    for run in overview.get("runs", []):  # newest first
-        if isinstance(run, dict) and run.get("candidates"):
-            return run
-    for entry in overview.get("history", []):  # newest first
-        decision = entry.get("decision")
-        if isinstance(decision, dict) and decision.get("candidates"):
-            return decision
-    return None
-
-
-def history_table(overview: dict[str, Any]) -> pd.DataFrame:
-    """Champion changes, newest first: when, which version, how it got there and why."""
-    rows = []
-    for entry in overview.get("history", []):
-        decision = entry.get("decision") or {}
-        rows.append(
-            {
-                "promoted_at": entry.get("promoted_at"),
-                "version": entry.get("version"),
-                "model": entry.get("model_name"),
-                "action": entry.get("action"),
-                "test_rmse": (entry.get("metrics") or {}).get("test_rmse"),
-                "previous": entry.get("previous_version"),
-                "reason": decision.get("reason"),
-            }
+    langs, lands = languages(), countries()
+    with st.form("movie"):
+        st.text_input("Title", key="title", max_chars=500)
+        slot("title")
+        st.text_input("Tagline", key="tagline", max_chars=1000)
+        slot("tagline")
+        st.text_area("Overview", key="overview", max_chars=10_000, height=110)
+        slot("overview")
+        st.multiselect("Genres", TMDB_GENRES, key="genres")
+        slot("genres")
+        st.selectbox(
+            "Original language", list(langs), format_func=lambda c: f"{langs[c]} ({c})", key="lang"
         )
-    columns = ["promoted_at", "version", "model", "action", "test_rmse", "previous", "reason"]
-    return pd.DataFrame(rows, columns=columns)
+        slot("lang")
+        left, mid, right = st.columns(3)
+        with left:
+            st.number_input("Runtime (min)", 0, 1000, 110, key="runtime", help="0 = unknown")
+            slot("runtime")
+        with mid:
+            st.number_input(
+                "Budget (million USD)", 0.0, 10_000.0, 20.0, key="budget", help="0 = unknown"
+            )
+            slot("budget")
+        with right:
+            st.date_input("Release date", date.today(), MIN_DATE, MAX_DATE, key="release")
+            slot("release")
+        st.text_input(
+            "Keywords (comma-separated)",
+            key="keywords",
+            help="TMDB keywords, e.g. 'astronaut, space mission'. Blank = unknown.",
+        )
+        st.checkbox("The film has no keywords (not: unknown)", key="no_keywords")
+        slot("keywords")
+        st.text_input("Production companies (comma-separated)", key="companies")
+        slot("companies")
+        st.multiselect(
+            "Production countries",
+            list(lands),
+            format_func=lambda c: f"{lands[c]} ({c})",
+            key="countries",
+        )
+        slot("countries")
+        st.multiselect(
+            "Spoken languages", list(langs), format_func=lambda c: f"{langs[c]} ({c})", key="spoken"
+        )
+        slot("spoken")
+        st.text_input("Homepage", key="homepage", max_chars=2000)
+        slot("homepage")
+        submitted = st.form_submit_button("Predict rating", type="primary")
+    if not submitted:
+        return None, slots
+    s = st.session_state
+    values = build_payload(
+        title=s.title, overview=s.overview, genres=s.genres, language=s.lang,
+        runtime=float(s.runtime), budget_musd=float(s.budget), release_date=s.release,
+        tagline=s.tagline, keywords=s.keywords, no_keywords=s.no_keywords,
+        companies=s.companies, countries=s.countries, spoken_languages=s.spoken,
+        homepage=s.homepage,
+    )  # fmt: skip
+    return values, slots
+
+
+def show_answer(payload: dict[str, Any], answer: dict[str, Any]) -> None:
+    st.metric("Predicted rating", f"{answer['predicted_rating']:.2f} / 10")
+    sentence = interval_sentence(answer)
+    st.markdown(sentence or "This API version gives no interval with its ratings.")
+    for warning in warnings_of(answer):
+        st.warning(warning, icon="⚠️")
+    sent = answer.get("sentiment") or {}
+    if sent:
+        st.markdown(
+            f"Overview sentiment: polarity {sent['polarity']:+.2f} (−1 negative … +1 positive), "
+            f"subjectivity {sent['subjectivity']:.2f}"
+        )
+    st.caption(f"Answered by model {answer['model_version']} ({answer['model_name']})")
+    frame = waterfall_frame(answer)
+    if frame.empty:
+        st.info("This API version does not explain its ratings (no `explanation` in its answer).")
+    else:
+        st.altair_chart(charts.waterfall(frame), width="stretch")
+    similar = comparables_frame(answer)
+    if not similar.empty:
+        st.markdown("**Comparable films the model learned from**")
+        table(
+            similar,
+            column_config={
+                "title": st.column_config.TextColumn(width="large"),
+                "year": st.column_config.NumberColumn(format="%d"),
+                "budget": st.column_config.NumberColumn(format="dollar"),
+                "real rating": st.column_config.NumberColumn(format="%.1f"),
+            },
+        )
+    with st.expander("Inputs the answer was computed from"):
+        table(describe_inputs(payload), width="stretch")
+
+
+def what_if_view(base_url: str, payload: dict[str, Any]) -> None:
+    st.subheader("What if…")
+    dimension = st.radio("Vary", WHAT_IF, horizontal=True, key="what_if")
+    cache: dict[str, Any] = st.session_state.setdefault("what_if_cache", {})
+    key = json.dumps([dimension, payload], sort_keys=True)
+    if key not in cache:
+        values, batch = what_if_batch(payload, dimension)
+        with st.spinner(f"Rating {len(values)} variants of the {dimension}…"):
+            try:
+                answer = call_api("POST", "/predict/batch", base_url=base_url, json=batch)
+            except ApiError as exc:
+                st.error(str(exc))
+                return
+        cache.clear()  # one movie's what-ifs at a time
+        cache[key] = what_if_frame(dimension, values, answer)
+    st.altair_chart(charts.what_if(cache[key], dimension), width="stretch")
+
+
+def scenarios_view() -> None:
+    scenarios: list[dict[str, Any]] = st.session_state.setdefault("scenarios", [])
+    if not scenarios:
+        st.caption(f"Keep up to {MAX_SCENARIOS} answers as scenarios to compare them here.")
+        return
+    st.subheader("Scenarios side by side")
+    for column, (n, scenario) in zip(
+        st.columns(len(scenarios)), enumerate(scenarios, 1), strict=True
+    ):
+        answer = scenario["answer"]
+        column.metric(f"{n}. {scenario['name']}", f"{answer['predicted_rating']:.2f} / 10")
+        column.caption(interval_sentence(answer) or "no interval")
+    table(scenarios_frame(scenarios), hide_index=False, width="stretch")
+    if st.button("Clear scenarios", key="clear_scenarios"):
+        scenarios.clear()
+        st.rerun()
 
 
 def predict_page(base_url: str) -> None:
     st.header("Predict a rating")
-    st.caption(
-        "Describe a film before release; the current champion model estimates its TMDB rating."
-    )
-    with st.form("movie"):
-        title = st.text_input("Title", key="title", max_chars=500)
-        overview = st.text_area("Overview", key="overview", max_chars=10_000)
-        genres = st.multiselect("Genres", TMDB_GENRES, key="genres")
-        language = st.selectbox(
-            "Original language",
-            list(LANGUAGES),
-            format_func=lambda c: f"{LANGUAGES[c]} ({c})",
-            key="lang",
-        )
-        left, mid, right = st.columns(3)
-        runtime = left.number_input("Runtime (min)", 0, 1000, 110, key="runtime")
-        budget = mid.number_input("Budget (million USD)", 0.0, 10_000.0, 20.0, key="budget")
-        released = right.date_input(
-            "Release date", date.today(), date(1870, 1, 1), date(2100, 12, 31), key="release"
-        )
-        submitted = st.form_submit_button("Predict rating")
-    if not submitted:
-        return
-    if not title.strip():
-        st.warning("Give the film a title.")
-        return
-    payload = build_payload(
-        title=title,
-        overview=overview,
-        genres=genres,
-        language=language,
-        runtime=float(runtime),
-        budget_musd=float(budget),
-        release_date=released,
-    )
-    try:
-        answer = call_api("POST", "/predict", base_url=base_url, json=payload)
-    except ApiError as exc:
-        st.error(str(exc))
-        return
-    st.metric("Predicted rating", f"{answer['predicted_rating']:.2f} / 10")
-    sent = answer["sentiment"]
-    st.write(
-        f"Overview sentiment: polarity {sent['polarity']:+.2f} (−1 negative … +1 positive), "
-        f"subjectivity {sent['subjectivity']:.2f}"
-    )
-    st.caption(f"Answered by model {answer['model_version']} ({answer['model_name']})")
+    st.caption("Describe a film before release; the champion model estimates its TMDB rating.")
+    form_col, answer_col = st.columns([5, 6], gap="large")
+    with form_col:
+        payload, slots = movie_form()
+    with answer_col:
+        if payload is not None:
+            if not payload["title"]:
+                slots["title"].warning("Give the film a title.")
+                return
+            with st.spinner("Asking the model…"):
+                try:
+                    answer = call_api(
+                        "POST", "/predict", base_url=base_url, json=payload,
+                        params={"explain": "true"},
+                    )  # fmt: skip
+                except ApiError as exc:
+                    st.error(str(exc))
+                    for field, messages in exc.fields.items():
+                        if field in slots:
+                            slots[field].error("; ".join(messages))
+                    return
+            st.session_state["last"] = {"payload": payload, "answer": answer}
+        last = st.session_state.get("last")
+        if last is None:
+            st.info("Fill in the form and press **Predict rating**.")
+            return
+        show_answer(last["payload"], last["answer"])
+        if st.button("Keep as scenario", key="keep"):
+            scenarios = st.session_state.setdefault("scenarios", [])
+            scenarios.append(last | {"name": last["payload"]["title"]})
+            del scenarios[:-MAX_SCENARIOS]
+    what_if_view(base_url, last["payload"])
+    scenarios_view()
 
 
 def models_page(base_url: str) -> None:
     st.header("Models")
-    try:
-        overview = call_api("GET", "/models", base_url=base_url)
-    except ApiError as exc:
-        st.error(str(exc))
-        return
+    with st.spinner("Reading the registry…"):
+        try:
+            overview = call_api("GET", "/models", base_url=base_url)
+        except ApiError as exc:
+            st.error(str(exc))
+            return
     champion = overview.get("champion") or "none yet"
     served = overview.get("served_version") or "nothing loaded"
     st.write(f"Champion: **{champion}** — served by the API: **{served}**")
-    table = versions_table(overview)
-    st.subheader("Published versions")
-    st.dataframe(table, column_config={"W&B": st.column_config.LinkColumn("W&B")}, hide_index=True)
-    if not table.empty and table["test_rmse"].notna().any():
-        st.bar_chart(table.set_index("version")["test_rmse"], y_label="test RMSE")
-    decision = latest_decision(overview)
-    if decision is not None:
-        st.subheader(f"Latest run's candidates ({decision.get('run_id', '?')})")
-        candidates = candidates_table(decision)
-        st.dataframe(
-            candidates, column_config={"W&B": st.column_config.LinkColumn("W&B")}, hide_index=True
+    data_dir = str(_settings().data_dir)
+    wide = st.column_config.TextColumn(width="large")
+    links = {
+        "W&B": st.column_config.LinkColumn("W&B", display_text="open run"),
+        "W&B offline run": st.column_config.TextColumn(
+            width="large", help="offline run: upload it from the training machine with this"
+        ),
+    }
+    decisions = runs(overview)
+    st.subheader("Every pipeline run")
+    if decisions:
+        table(runs_table(decisions), column_config={"reason": wide})
+        scores = test_rmse_frame(decisions)
+        if not scores.empty:
+            st.altair_chart(charts.test_rmse_by_run(scores))
+        by_id = {d["run_id"]: d for d in decisions}
+        picked = st.selectbox(
+            "Run", list(by_id), format_func=lambda r: run_label(by_id[r]), key="run"
         )
-        st.bar_chart(candidates.set_index("model")[["val_rmse", "test_rmse"]], stack=False)
-        st.caption(decision.get("reason", ""))
-    st.subheader("Promotion history")
-    st.dataframe(history_table(overview), hide_index=True)
+        decision = by_id[picked]
+        table(candidates_table(decision, data_dir), column_config=links)
+        st.markdown(f"**Decision:** {decision.get('reason') or 'no reason recorded'}")
+    else:
+        st.caption("No pipeline run recorded yet.")
+    st.subheader("Published versions")
+    versions = versions_table(overview, data_dir)
+    table(versions, column_config=links | {"created": wide})
+    manifests = {v["version"]: v for v in overview.get("versions", []) if v.get("version")}
+    if len(manifests) >= 2:
+        st.subheader("Compare two versions")
+        ids = list(manifests)
+        left, right, only = st.columns([3, 3, 2])
+        a = left.selectbox("Version A", ids, index=0, key="diff_a")
+        b = right.selectbox("Version B", ids, index=1, key="diff_b")
+        only_changes = only.toggle("Only differences", value=True, key="diff_only")
+        diff = diff_versions(manifests[a], manifests[b])
+        if only_changes:
+            diff = diff[diff["differs"]]
+        table(
+            diff.rename(columns={"a": f"A: {a}", "b": f"B: {b}"}),
+            width="stretch",
+            column_config={f"A: {a}": wide, f"B: {b}": wide},
+        )
+    st.subheader("Champion history")
+    table(history_table(overview), column_config={"reason": wide})
 
 
 def main() -> None:
-    st.set_page_config(page_title="moviescore", page_icon="🎬")
+    st.set_page_config(page_title="moviescore studio", page_icon="🎬", layout="wide")
     base_url = api_url()
     page = st.sidebar.radio("Page", ["Predict", "Models"], key="page")
-    st.sidebar.caption(f"API: {base_url}")
+    sidebar_status(base_url)
     if page == "Predict":
         predict_page(base_url)
     else:

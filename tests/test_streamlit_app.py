@@ -1,12 +1,11 @@
-"""The Streamlit UI: its helper functions, and the script under AppTest against a live API."""
+"""The Streamlit script under AppTest: against a live API (uvicorn serving real champions from
+SeaweedFS), and against no API at all. The helpers it draws are tested in test_studio.py."""
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import httpx
@@ -14,212 +13,162 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from moviescore.config import Settings
+from moviescore.studio.answer import interval_sentence
+from moviescore.studio.movie_form import build_payload
 from tests.helpers import live
 from tests.helpers.processes import free_port, running
 
-SCRIPT = live.REPO / "streamlit_app.py"
-
-
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("streamlit_app", SCRIPT)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-ui = _load()
-
-OVERVIEW = {
-    "champion": "v2",
-    "served_version": "v2",
-    "versions": [
-        {
-            "version": "v2",
-            "model_name": "lightgbm",
-            "created_at": "2026-01-02",
-            "champion": True,
-            "metrics": {"test_rmse": 0.7, "val_rmse": 0.72},
-            "wandb_url": "https://wandb.ai/team/tmdb/runs/abc",
-        },
-        {
-            "version": "v1",
-            "model_name": "xgboost",
-            "champion": False,
-            "metrics": {"test_rmse": 0.8},
-        },
-    ],
-    "history": [
-        {
-            "version": "v2",
-            "model_name": "lightgbm",
-            "action": "promote",
-            "promoted_at": "2026-01-02T00:00:00",
-            "metrics": {"test_rmse": 0.7},
-            "previous_version": "v1",
-            "decision": {
-                "run_id": "r2",
-                "reason": "beats champion by 0.1",
-                "challenger": "lightgbm",
-                "candidates": [
-                    {"model_name": "lightgbm", "metrics": {"val_rmse": 0.72, "test_rmse": 0.7}},
-                    {"model_name": "xgboost", "metrics": {"val_rmse": 0.75, "test_rmse": 0.71}},
-                    {
-                        "model_name": "random_forest",
-                        "metrics": {"val_rmse": 0.8},
-                        "wandb_url": None,
-                    },
-                ],
-            },
-        },
-        {"version": "v1", "action": "promote", "decision": {"reason": "first", "candidates": []}},
-    ],
-}
-
-
-# --- helpers ---------------------------------------------------------------------------------
-
-
-def test_build_payload_matches_the_api_contract() -> None:
-    payload = ui.build_payload(
-        title="  Dune  ",
-        overview="Sand.",
-        genres=["Science Fiction"],
-        language="en",
-        runtime=155.0,
-        budget_musd=165.0,
-        release_date=date(2021, 10, 22),
-    )
-    assert payload == {
-        "title": "Dune",
-        "overview": "Sand.",
-        "genres": ["Science Fiction"],
-        "original_language": "en",
-        "runtime": 155.0,
-        "budget": 165_000_000.0,
-        "release_date": "2021-10-22",
-    }
-    from app.schemas import MovieIn  # the API accepts exactly this body
-
-    MovieIn.model_validate(payload)
-    unknown = ui.build_payload(
-        title="X", overview="", genres=[], language="fr", runtime=0.0, budget_musd=0.0,
-        release_date=date(2030, 1, 1),
-    )  # fmt: skip
-    assert unknown["runtime"] is None and unknown["budget"] is None
-
-
-def test_describe_error_names_the_fields() -> None:
-    body = {"detail": [{"loc": ["body", "runtime"], "msg": "Input should be <= 1000"}]}
-    response = httpx.Response(422, json=body)
-    assert ui.describe_error(response) == "runtime: Input should be <= 1000"
-    assert ui.describe_error(httpx.Response(503, json={"detail": "no model"})) == "no model"
-    assert "502" in ui.describe_error(httpx.Response(502, text="<html>bad gateway</html>"))
-
-
-def test_tables_for_the_models_page() -> None:
-    versions = ui.versions_table(OVERVIEW)
-    assert list(versions["version"]) == ["v2", "v1"]
-    assert list(versions["champion"]) == [True, False]
-    assert list(versions["test_rmse"]) == [0.7, 0.8]
-    assert versions["W&B"].tolist()[0] == "https://wandb.ai/team/tmdb/runs/abc"
-    decision = ui.latest_decision(OVERVIEW)
-    assert decision is not None and decision["run_id"] == "r2"
-    candidates = ui.candidates_table(decision)
-    assert list(candidates["model"]) == ["lightgbm", "xgboost", "random_forest"]
-    assert list(candidates["challenger"]) == [True, False, False]
-    history = ui.history_table(OVERVIEW)
-    assert list(history["version"]) == ["v2", "v1"]
-    assert history["reason"].iloc[0] == "beats champion by 0.1"
-    empty: dict[str, list[Any]] = {"versions": [], "history": []}
-    assert ui.versions_table(empty).empty and ui.latest_decision(empty) is None
-
-
-def test_latest_run_wins_even_when_it_did_not_promote() -> None:
-    kept = {"run_id": "r3", "promoted": False, "candidates": [{"model_name": "xgboost"}]}
-    decision = ui.latest_decision({**OVERVIEW, "runs": [kept]})
-    assert decision is not None and decision["run_id"] == "r3"
-
-
-def test_wandb_links_only_for_online_runs() -> None:
-    assert (
-        ui.wandb_url({"wandb_url": "https://wandb.ai/x/y/runs/z"}) == "https://wandb.ai/x/y/runs/z"
-    )
-    assert ui.wandb_url({"wandb_run_id": "offline-abc"}) is None
-    assert ui.wandb_url({"wandb_url": "file:///tmp/wandb/offline-run"}) is None
-
-
-def test_api_down_is_an_api_error() -> None:
-    with pytest.raises(ui.ApiError, match="not reachable"):
-        ui.call_api("GET", "/model", base_url=f"http://127.0.0.1:{free_port()}")
-
-
-# --- the script under AppTest --------------------------------------------------------------
+SCRIPT = str(live.REPO / "streamlit_app.py")
+OVERVIEW = "A brilliant, moving story of an astronaut's last mission."
 
 
 def fill_form(at: AppTest) -> AppTest:
+    """Every field of the form."""
     at.text_input(key="title").input("The Last Orbit")
-    at.text_area(key="overview").input("A brilliant, moving story of an astronaut's last mission.")
+    at.text_input(key="tagline").input("Some journeys never end.")
+    at.text_area(key="overview").input(OVERVIEW)
     at.multiselect(key="genres").set_value(["Science Fiction", "Drama"])
+    at.selectbox(key="lang").set_value("en")
     at.number_input(key="runtime").set_value(128)
+    at.number_input(key="budget").set_value(95.0)
     at.date_input(key="release").set_value(date(2027, 5, 14))
+    at.text_input(key="keywords").input("astronaut, space mission")
+    at.text_input(key="companies").input("Orbit Pictures, Lunar Films")
+    at.multiselect(key="countries").set_value(["US", "GB"])
+    at.multiselect(key="spoken").set_value(["en", "fr"])
+    at.text_input(key="homepage").input("https://example.org/orbit")
+    return at
+
+
+FILLED = build_payload(
+    title="The Last Orbit", overview=OVERVIEW, genres=["Science Fiction", "Drama"],
+    language="en", runtime=128.0, budget_musd=95.0, release_date=date(2027, 5, 14),
+    tagline="Some journeys never end.", keywords="astronaut, space mission",
+    companies="Orbit Pictures, Lunar Films", countries=["US", "GB"],
+    spoken_languages=["en", "fr"], homepage="https://example.org/orbit",
+)  # fmt: skip
+
+
+def charts(at: AppTest) -> list[Any]:
+    return list(at.get("arrow_vega_lite_chart"))
+
+
+def start() -> AppTest:
+    at = AppTest.from_file(SCRIPT, default_timeout=60).run()
+    assert not at.exception
     return at
 
 
 @pytest.fixture
 def live_api(
     s3_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[tuple[str, str]]:
-    """uvicorn serving a real champion from SeaweedFS on a free loopback port: (url, version)."""
+) -> Iterator[tuple[str, list[str]]]:
+    """uvicorn on a free loopback port serving the newer of two champions: (url, versions)."""
     from moviescore.registry.store import Registry
 
-    version = live.promote(Registry.from_settings(s3_settings))
+    registry = Registry.from_settings(s3_settings)
+    versions = [live.promote(registry, seed=0), live.promote(registry, seed=1)]
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     with running(live.api_command(port), f"{url}/ready", tmp_path / "api.log"):
         monkeypatch.setenv("API_URL", url)
-        yield url, version
+        yield url, versions
 
 
 @pytest.mark.integration
-def test_form_submit_shows_rating_sentiment_and_model(live_api: tuple[str, str]) -> None:
-    url, version = live_api
-    at = AppTest.from_file(str(SCRIPT), default_timeout=30).run()
-    assert not at.exception
+def test_predict_page_with_a_live_api(live_api: tuple[str, list[str]]) -> None:
+    url, versions = live_api
+    at = start()
+    assert any("API up and ready" in m.value for m in at.sidebar.markdown)
     fill_form(at).button[0].click().run()
     assert not at.exception
     assert not at.error, [e.value for e in at.error]
-    rating = at.metric[0]
-    assert rating.label == "Predicted rating"
-    value = float(rating.value.split("/")[0])
-    expected = httpx.post(f"{url}/predict", json=ui.build_payload(
-        title="The Last Orbit",
-        overview="A brilliant, moving story of an astronaut's last mission.",
-        genres=["Science Fiction", "Drama"], language="en", runtime=128.0, budget_musd=20.0,
-        release_date=date(2027, 5, 14),
-    )).json()  # fmt: skip
-    assert value == pytest.approx(expected["predicted_rating"], abs=0.01)
-    assert any("polarity +" in m.value for m in at.markdown)
-    assert any(version in c.value for c in at.caption)
+    expected = httpx.post(f"{url}/predict", params={"explain": "true"}, json=FILLED).json()
+    assert float(at.metric[0].value.split("/")[0]) == pytest.approx(
+        expected["predicted_rating"], abs=0.01
+    )
+    shown = [m.value for m in at.markdown]
+    # The interval, warnings and contributions show when this API gives them (issue 13's API).
+    sentence = interval_sentence(expected)
+    assert (sentence or "This API version gives no interval with its ratings.") in shown
+    assert [w.value for w in at.warning] == expected.get("warnings", [])
+    if "explanation" in expected:
+        assert len(charts(at)) == 2  # the waterfall and the what-if
+    else:
+        assert any("does not explain" in i.value for i in at.info)
+    assert any("polarity +" in m for m in shown)
+    assert any(versions[-1] in c.value for c in at.caption)
+    inputs = at.dataframe[-1].value  # the inputs the answer was computed from
+    assert dict(zip(inputs["field"], inputs["value"], strict=True))["keywords"] == (
+        "astronaut, space mission"
+    )
+    # What-if: the what-if chart draws one /predict/batch answer; switching what varies too.
+    assert charts(at)
+    at.radio(key="what_if").set_value("runtime").run()
+    assert not at.exception and not at.error
+    # Two scenarios side by side: the first as filled, the second with a bigger budget.
+    at.button(key="keep").click().run()
+    at.number_input(key="budget").set_value(150.0)
+    at.button[0].click().run()
+    at.button(key="keep").click().run()
+    assert not at.exception and not at.error
+    kept = [m for m in at.metric if m.label.startswith(("1. ", "2. "))]
+    assert [m.label for m in kept] == ["1. The Last Orbit", "2. The Last Orbit"]
+    side_by_side = at.dataframe[-1].value
+    assert side_by_side.index[0] == "rating"  # what differs comes first
+    assert list(side_by_side.loc["budget"]) == [95_000_000.0, 150_000_000.0]
+    at.button(key="clear_scenarios").click().run()
+    assert not [m for m in at.metric if m.label.startswith("1. ")]
 
 
 @pytest.mark.integration
-def test_models_page_shows_registry(live_api: tuple[str, str]) -> None:
-    _, version = live_api
-    at = AppTest.from_file(str(SCRIPT), default_timeout=30).run()
+def test_a_refused_field_is_named_under_it(live_api: tuple[str, list[str]]) -> None:
+    at = start()
+    fill_form(at)
+    at.text_input(key="keywords").input("astronaut, " + "x" * 201)  # names are ≤ 200 chars
+    at.button[0].click().run()
+    assert not at.exception
+    assert at.error[0].value.startswith("Some fields are not valid: keywords")
+    inline = [e.value for e in at.error[1:]]
+    assert len(inline) == 1 and "at most 200 characters" in inline[0]
+    assert not at.metric
+
+
+@pytest.mark.integration
+def test_models_page_run_picker_and_diff(live_api: tuple[str, list[str]]) -> None:
+    _, versions = live_api
+    at = start()
     at.sidebar.radio(key="page").set_value("Models").run()
     assert not at.exception and not at.error
-    assert any(version in m.value for m in at.markdown)
-    assert at.dataframe[0].value["version"].tolist() == [version]
-    assert at.dataframe[1].value["model"].tolist() == ["xgboost", "lightgbm"]
+    assert any(f"Champion: **{versions[1]}**" in m.value for m in at.markdown)
+    runs, candidates, published = (at.dataframe[i].value for i in range(3))
+    assert runs["run"].tolist() == ["run-1", "run-0"]
+    assert runs["reason"].tolist()[1] == "test promotion of seed 0"
+    assert candidates["model"].tolist() == ["xgboost", "lightgbm"]
+    assert published["version"].tolist() == versions[::-1]
+    assert charts(at)  # test RMSE per run, one panel each
+    at.selectbox(key="run").set_value("run-0").run()
+    assert any("test promotion of seed 0" in m.value for m in at.markdown)
+    # The diff of the two versions: their ids differ, their model type does not.
+    assert at.selectbox(key="diff_a").value == versions[1]
+    diff = at.dataframe[3].value
+    assert "version" in diff["field"].tolist() and "model_name" not in diff["field"].tolist()
+    at.toggle(key="diff_only").set_value(False).run()
+    everything = at.dataframe[3].value
+    assert {"model_name", "n_estimators", "test_rmse"} <= set(everything["field"])
 
 
-def test_api_down_shows_a_clear_message(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("API_URL", f"http://127.0.0.1:{free_port()}")
-    at = AppTest.from_file(str(SCRIPT), default_timeout=30).run()
+def test_api_down_is_said_in_plain_words(monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    monkeypatch.setenv("API_URL", url)
+    at = start()
+    assert any(
+        f"The prediction service at {url} is not reachable" in m.value for m in at.sidebar.markdown
+    )
     fill_form(at).button[0].click().run()
     assert not at.exception
-    assert at.error and "not reachable" in at.error[0].value
+    assert at.error[0].value.startswith(f"The prediction service at {url} is not reachable")
+    assert "Errno" not in at.error[0].value
     assert not at.metric
     at.sidebar.radio(key="page").set_value("Models").run()
     assert at.error and "not reachable" in at.error[0].value
@@ -227,7 +176,7 @@ def test_api_down_shows_a_clear_message(monkeypatch: pytest.MonkeyPatch) -> None
 
 def test_empty_title_is_refused_before_calling(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("API_URL", f"http://127.0.0.1:{free_port()}")
-    at = AppTest.from_file(str(SCRIPT), default_timeout=30).run()
+    at = start()
     at.button[0].click().run()
     assert at.warning and "title" in at.warning[0].value
     assert not at.error

@@ -54,7 +54,7 @@ def what_if(frame: pd.DataFrame, dimension: str) -> alt.LayerChart:
     if frame["low"].notna().any():
         band = base.mark_area(opacity=0.2).encode(y="low:Q", y2="high:Q")
         layers.insert(0, band)
-    return alt.layer(*layers, height=300, title=f"Rating as the {dimension} varies")
+    return alt.LayerChart(layer=layers, height=300, title=f"Rating as the {dimension} varies")
 
 
 def test_rmse_by_run(frame: pd.DataFrame) -> alt.FacetChart:
