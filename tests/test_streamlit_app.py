@@ -50,7 +50,7 @@ FILLED = build_payload(
 
 
 def charts(at: AppTest) -> list[Any]:
-    return list(at.get("arrow_vega_lite_chart"))
+    return list(at.get("vega_lite_chart"))
 
 
 def start() -> AppTest:
@@ -116,7 +116,7 @@ def test_predict_page_with_a_live_api(live_api: tuple[str, list[str]]) -> None:
     assert [m.label for m in kept] == ["1. The Last Orbit", "2. The Last Orbit"]
     side_by_side = at.dataframe[-1].value
     assert side_by_side.index[0] == "rating"  # what differs comes first
-    assert list(side_by_side.loc["budget"]) == [95_000_000.0, 150_000_000.0]
+    assert list(side_by_side.loc["budget"]) == ["$95.0M", "$150.0M"]
     at.button(key="clear_scenarios").click().run()
     assert not [m for m in at.metric if m.label.startswith("1. ")]
 

@@ -4,9 +4,12 @@ older than explanations), so each function returns nothing rather than failing."
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pandas as pd
+
+from moviescore.studio.movie_form import shown_inputs
 
 WATERFALL_COLUMNS = ["step", "label", "start", "end", "value", "kind", "detail"]
 
@@ -73,25 +76,22 @@ def comparables_frame(answer: dict[str, Any]) -> pd.DataFrame:
 
 
 def scenarios_frame(scenarios: list[dict[str, Any]]) -> pd.DataFrame:
-    """Kept scenarios side by side: one column each, one row per input or result that differs
-    between them first, then the rest."""
+    """Kept scenarios side by side as text: one column each, the rows that differ first."""
     if not scenarios:
         return pd.DataFrame()
-    columns: dict[str, dict[str, Any]] = {}
+    columns: dict[str, dict[str, str]] = {}
     for n, scenario in enumerate(scenarios, 1):
-        payload, answer = scenario["payload"], scenario["answer"]
+        answer = scenario["answer"]
         interval = answer.get("interval") or {}
         column = {
-            "rating": answer.get("predicted_rating"),
+            "rating": f"{answer.get('predicted_rating', math.nan):.2f}",
             "interval": f"{interval['low']:.2f} – {interval['high']:.2f}"
             if interval.get("low") is not None
             else "—",
-            "warnings": len(warnings_of(answer)),
+            "warnings": str(len(warnings_of(answer))),
         }
-        for key, value in payload.items():
-            column[key] = ", ".join(map(str, value)) if isinstance(value, list) else value
-        column.setdefault("keywords", "unknown (left out)")
-        columns[f"{n}. {scenario.get('name') or payload.get('title')}"] = column
-    frame = pd.DataFrame(columns).astype(object).where(lambda f: f.notna(), "—")
-    differs = frame.apply(lambda row: row.map(str).nunique() > 1, axis=1)
+        column |= shown_inputs(scenario["payload"])
+        columns[f"{n}. {scenario.get('name') or scenario['payload'].get('title')}"] = column
+    frame = pd.DataFrame(columns).fillna("—")
+    differs = frame.nunique(axis=1) > 1
     return pd.concat([frame[differs], frame[~differs]])

@@ -148,19 +148,24 @@ def what_if_frame(dimension: str, values: Sequence[Any], answer: dict[str, Any])
     return pd.DataFrame(rows, columns=[dimension, "rating", "low", "high"])
 
 
+def shown(name: str, value: Any) -> str:
+    """One body field as a producer reads it ('unknown' for what the model treats as such)."""
+    if isinstance(value, list):
+        return ", ".join(map(str, value)) if value else "none"
+    if value is None:
+        return "unknown" if name in ("runtime", "budget", "keywords") else "—"
+    if name == "budget":
+        return f"${value / 1_000_000:,.1f}M"
+    return str(value)
+
+
+def shown_inputs(payload: dict[str, Any]) -> dict[str, str]:
+    """The body the answer was computed from, field by field, keywords left out included."""
+    out = {name.replace("_", " "): shown(name, value) for name, value in payload.items()}
+    out.setdefault("keywords", "unknown (left out)")
+    return out
+
+
 def describe_inputs(payload: dict[str, Any]) -> pd.DataFrame:
-    """The body the answer was computed from, one readable row per field ('unknown' for null)."""
-    rows = []
-    for name, value in payload.items():
-        if isinstance(value, list):
-            shown = ", ".join(map(str, value)) if value else "none"
-        elif value is None:
-            shown = "unknown" if name in ("runtime", "budget", "keywords") else "—"
-        elif name == "budget":
-            shown = f"${value / 1_000_000:,.1f}M"
-        else:
-            shown = str(value)
-        rows.append({"field": name.replace("_", " "), "value": shown})
-    if "keywords" not in payload:
-        rows.append({"field": "keywords", "value": "unknown (left out)"})
+    rows = shown_inputs(payload).items()
     return pd.DataFrame(rows, columns=["field", "value"])
