@@ -39,10 +39,10 @@ from moviescore.studio.registry_view import (
     candidates_table,
     diff_versions,
     history_table,
+    rmse_by_run_frame,
     run_label,
     runs,
     runs_table,
-    test_rmse_frame,
     versions_table,
 )
 
@@ -281,9 +281,9 @@ def models_page(base_url: str) -> None:
     st.subheader("Every pipeline run")
     if decisions:
         table(runs_table(decisions), column_config={"reason": wide})
-        scores = test_rmse_frame(decisions)
+        scores = rmse_by_run_frame(decisions)
         if not scores.empty:
-            st.altair_chart(charts.test_rmse_by_run(scores))
+            st.altair_chart(charts.rmse_by_run(scores))
         by_id = {d["run_id"]: d for d in decisions}
         picked = st.selectbox(
             "Run", list(by_id), format_func=lambda r: run_label(by_id[r]), key="run"

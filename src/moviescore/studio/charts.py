@@ -57,7 +57,7 @@ def what_if(frame: pd.DataFrame, dimension: str) -> alt.LayerChart:
     return alt.LayerChart(layer=layers, height=300, title=f"Rating as the {dimension} varies")
 
 
-def test_rmse_by_run(frame: pd.DataFrame) -> alt.FacetChart:
+def rmse_by_run(frame: pd.DataFrame) -> alt.FacetChart:
     """One panel per run: its candidates, the champion re-scored and the mean baseline on that
     run's test set. Panels are separate test sets, so bars compare only within a panel."""
     color = alt.condition(

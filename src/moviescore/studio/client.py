@@ -45,7 +45,8 @@ def field_errors(detail: Any) -> dict[str, list[str]]:
         message = str(err.get("msg", "invalid value"))
         index = next((p for p in loc if isinstance(p, int)), None)
         if index is not None and isinstance(err.get("input"), str):
-            message = f"{err['input']!r}: {message}"  # which of several names is wrong
+            shown = err["input"] if len(err["input"]) <= 40 else err["input"][:37] + "…"
+            message = f"{shown!r}: {message}"  # which of several names is wrong
         out.setdefault(name, []).append(message)
     return out
 

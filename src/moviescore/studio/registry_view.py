@@ -85,7 +85,7 @@ def candidates_table(decision: dict[str, Any], data_dir: str = "data") -> pd.Dat
     return pd.DataFrame(rows, columns=columns)
 
 
-def test_rmse_frame(decisions: list[dict[str, Any]]) -> pd.DataFrame:
+def rmse_by_run_frame(decisions: list[dict[str, Any]]) -> pd.DataFrame:
     """Long table (run, scored, test_rmse): each run's candidates, the champion re-scored and
     the mean baseline, all on that run's own test set — compare within a run, not across."""
     rows = []
