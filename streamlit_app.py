@@ -74,11 +74,11 @@ def table(frame: Any, *, hide_index: bool = True, **options: Any) -> None:
 def sidebar_status(base_url: str) -> None:
     status = api_status(base_url)
     if status.ready:
-        st.sidebar.markdown(f"🟢 API up and ready — {status.detail}")
+        st.sidebar.markdown(f":green[●] API up and ready — {status.detail}")
     elif status.up:
-        st.sidebar.markdown(f"🟠 API up, no model yet — {status.detail}")
+        st.sidebar.markdown(f":orange[●] API up, no model yet — {status.detail}")
     else:
-        st.sidebar.markdown(f"🔴 {status.detail}")
+        st.sidebar.markdown(f":red[●] {status.detail}")
     st.sidebar.caption(f"API: {base_url}")
 
 
@@ -254,7 +254,7 @@ def predict_page(base_url: str) -> None:
             scenarios = st.session_state.setdefault("scenarios", [])
             scenarios.append(last | {"name": last["payload"]["title"]})
             del scenarios[:-MAX_SCENARIOS]
-    what_if_view(base_url, last["payload"])
+        what_if_view(base_url, last["payload"])
     scenarios_view()
 
 
@@ -295,7 +295,7 @@ def models_page(base_url: str) -> None:
         st.caption("No pipeline run recorded yet.")
     st.subheader("Published versions")
     versions = versions_table(overview, data_dir)
-    table(versions, column_config=links | {"created": wide})
+    table(versions, column_config=links)
     manifests = {v["version"]: v for v in overview.get("versions", []) if v.get("version")}
     if len(manifests) >= 2:
         st.subheader("Compare two versions")

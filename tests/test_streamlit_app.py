@@ -68,6 +68,7 @@ def live_api(
 
     registry = Registry.from_settings(s3_settings)
     versions = [live.promote(registry, seed=0), live.promote(registry, seed=1)]
+    live.write_kept_run(registry, "run-9")  # a newer run that kept the champion
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     with running(live.api_command(port), f"{url}/ready", tmp_path / "api.log"):
@@ -143,13 +144,19 @@ def test_models_page_run_picker_and_diff(live_api: tuple[str, list[str]]) -> Non
     assert not at.exception and not at.error
     assert any(f"Champion: **{versions[1]}**" in m.value for m in at.markdown)
     runs, candidates, published = (at.dataframe[i].value for i in range(3))
-    assert runs["run"].tolist() == ["run-1", "run-0"]
-    assert runs["reason"].tolist()[1] == "test promotion of seed 0"
-    assert candidates["model"].tolist() == ["xgboost", "lightgbm"]
+    # Every run, promoted or not, newest first; each with its champion re-score and baseline.
+    assert runs["run"].tolist() == ["run-9", "run-1", "run-0"]
+    assert runs["promoted"].tolist() == [False, True, True]
+    assert runs["reason"].tolist()[2] == "test promotion of seed 0"
+    assert runs.iloc[0][["champion re-scored", "baseline test_rmse"]].tolist() == [0.348, 0.912]
+    assert candidates["model"].tolist() == ["xgboost", "lightgbm", "random_forest"]
+    assert candidates["W&B offline run"].tolist()[0].startswith("wandb sync ")
+    assert candidates["W&B offline run"].tolist()[0].endswith("/offline-run-*-k3x9offl")
     assert published["version"].tolist() == versions[::-1]
     assert charts(at)  # test RMSE per run, one panel each
     at.selectbox(key="run").set_value("run-0").run()
     assert any("test promotion of seed 0" in m.value for m in at.markdown)
+    assert at.dataframe[1].value["model"].tolist() == ["xgboost", "lightgbm"]
     # The diff of the two versions: their ids differ, their model type does not.
     assert at.selectbox(key="diff_a").value == versions[1]
     diff = at.dataframe[3].value

@@ -61,12 +61,14 @@ pytestmark = [
 @pytest.fixture
 def stack(s3_settings: Settings, tmp_path: Path) -> Iterator[tuple[str, str, str]]:
     """API (champion from SeaweedFS) + Streamlit UI on free loopback ports: (ui, api, version).
-    Two versions are published, so the Models page has runs to pick and versions to diff."""
+    Two versions are published and a later run kept the champion, so the Models page has runs
+    to pick and versions to diff."""
     from moviescore.registry.store import Registry
 
     registry = Registry.from_settings(s3_settings)
     live.promote(registry, seed=0)
-    version = live.promote(registry, seed=1, model_name="lightgbm")
+    version = live.promote(registry, seed=1)
+    live.write_kept_run(registry)
     api_port, ui_port = free_port(), free_port()
     api = f"http://127.0.0.1:{api_port}"
     ui = f"http://127.0.0.1:{ui_port}"
@@ -110,6 +112,7 @@ def test_predict_and_models_in_the_browser(stack: tuple[str, str, str]) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     ui, api, version = stack
+    expect.set_options(timeout=60_000)  # a loaded machine: Streamlit's first run takes seconds
     strict = explains(httpx.get(f"{api}/openapi.json").json())
     answer = httpx.post(f"{api}/predict", params={"explain": "true"}, json=MOVIE).json()
     with sync_playwright() as pw:
@@ -141,12 +144,15 @@ def test_predict_and_models_in_the_browser(stack: tuple[str, str, str]) -> None:
             for warning in answer.get("warnings", []):
                 expect(page.get_by_text(warning)).to_be_visible()
             page.wait_for_timeout(1_000)  # let the charts finish drawing
+            # Streamlit scrolls inside its own container: a full-page shot is the viewport.
+            page.set_viewport_size({"width": 1500, "height": 2000})
             page.screenshot(path=str(DOCS / "ui-predict.png"), full_page=True)
 
             page.get_by_test_id("stSidebar").get_by_text("Models", exact=True).click()
             expect(page.get_by_text("Every pipeline run")).to_be_visible()
             expect(page.get_by_text("Compare two versions")).to_be_visible()
             expect(page.get_by_test_id("stVegaLiteChart")).to_have_count(1)  # RMSE per run
+            page.set_viewport_size({"width": 1500, "height": 2200})
             page.wait_for_timeout(1_000)
             page.screenshot(path=str(DOCS / "ui-models.png"), full_page=True)
         finally:

@@ -75,3 +75,34 @@ def streamlit_command(port: int) -> list[str]:
         "--server.headless", "true", "--browser.gatherUsageStats", "false",
         "--server.fileWatcherType", "none",
     ]  # fmt: skip
+
+
+def write_kept_run(registry: Any, run_id: str = "run-9", ds: str = "2026-11-30") -> None:
+    """A pipeline run that did not promote, scored as the real promotion step records it: three
+    candidates (one tracked offline in W&B), the champion re-scored and the mean baseline."""
+    registry.write_decision(
+        run_id,
+        PromotionRecord(
+            ds=ds,
+            run_id=run_id,
+            promoted=False,
+            reason="challenger xgboost: test RMSE 0.352 is not better than the champion's "
+            "re-score 0.348 on the same test set; the champion stays",
+            challenger="xgboost",
+            previous_champion_test_rmse=0.348,
+            baseline=Metrics(test_rmse=0.912),
+            candidates=[
+                CandidateScore(
+                    model_name="xgboost",
+                    metrics=Metrics(val_rmse=0.33, test_rmse=0.352, rmse_gap=0.12),
+                    wandb_run_id="k3x9offl",
+                ),
+                CandidateScore(
+                    model_name="lightgbm", metrics=Metrics(val_rmse=0.34, test_rmse=0.361)
+                ),
+                CandidateScore(
+                    model_name="random_forest", metrics=Metrics(val_rmse=0.41, test_rmse=0.43)
+                ),
+            ],
+        ),
+    )

@@ -29,6 +29,11 @@ def wandb_sync_command(record: dict[str, Any], data_dir: str) -> str:
     return f"wandb sync {data_dir.rstrip('/')}/wandb/wandb/offline-run-*-{run_id}"
 
 
+def _when(value: Any) -> str:
+    """An ISO timestamp to the second, as a person reads it ('' when unknown)."""
+    return str(value)[:19].replace("T", " ") if value else ""
+
+
 def _metric(record: dict[str, Any], name: str) -> float | None:
     value = (record.get("metrics") or {}).get(name)
     return float(value) if isinstance(value, int | float) else None
@@ -39,7 +44,7 @@ def versions_table(overview: dict[str, Any], data_dir: str = "data") -> pd.DataF
     rows = []
     for v in overview.get("versions", []):
         row = {"version": v.get("version"), "model": v.get("model_name") or ""}
-        row |= {"created": v.get("created_at") or "", "champion": bool(v.get("champion"))}
+        row |= {"created": _when(v.get("created_at")), "champion": bool(v.get("champion"))}
         row |= {m: _metric(v, m) for m in METRIC_COLUMNS}
         row |= {"run": v.get("run_id") or "", "W&B": wandb_url(v)}
         row["W&B offline run"] = wandb_sync_command(v, data_dir)
@@ -128,7 +133,7 @@ def history_table(overview: dict[str, Any]) -> pd.DataFrame:
         decision = entry.get("decision") or {}
         rows.append(
             {
-                "promoted_at": entry.get("promoted_at") or "",
+                "promoted_at": _when(entry.get("promoted_at")),
                 "version": entry.get("version"),
                 "model": entry.get("model_name") or "",
                 "action": entry.get("action") or "",
