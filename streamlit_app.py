@@ -71,6 +71,11 @@ def table(frame: Any, *, hide_index: bool = True, **options: Any) -> None:
     st.dataframe(frame, hide_index=hide_index, placeholder="—", **options)
 
 
+def wrapped_table(frame: Any) -> None:
+    """A static table whose long texts (decision reasons) wrap instead of being cut off."""
+    st.table(frame.style.format(precision=3, na_rep="—").hide(axis="index"))
+
+
 def sidebar_status(base_url: str) -> None:
     status = api_status(base_url)
     if status.ready:
@@ -280,7 +285,7 @@ def models_page(base_url: str) -> None:
     decisions = runs(overview)
     st.subheader("Every pipeline run")
     if decisions:
-        table(runs_table(decisions), column_config={"reason": wide})
+        wrapped_table(runs_table(decisions))
         scores = rmse_by_run_frame(decisions)
         if not scores.empty:
             st.altair_chart(charts.rmse_by_run(scores))
@@ -313,7 +318,7 @@ def models_page(base_url: str) -> None:
             column_config={f"A: {a}": wide, f"B: {b}": wide},
         )
     st.subheader("Champion history")
-    table(history_table(overview), column_config={"reason": wide})
+    wrapped_table(history_table(overview))
 
 
 def main() -> None:

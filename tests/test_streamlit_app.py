@@ -143,10 +143,11 @@ def test_models_page_run_picker_and_diff(live_api: tuple[str, list[str]]) -> Non
     at.sidebar.radio(key="page").set_value("Models").run()
     assert not at.exception and not at.error
     assert any(f"Champion: **{versions[1]}**" in m.value for m in at.markdown)
-    runs, candidates, published = (at.dataframe[i].value for i in range(3))
+    runs = at.table[0].value
+    candidates, published = at.dataframe[0].value, at.dataframe[1].value
     # Every run, promoted or not, newest first; each with its champion re-score and baseline.
     assert runs["run"].tolist() == ["run-9", "run-1", "run-0"]
-    assert runs["promoted"].tolist() == [False, True, True]
+    assert runs["promoted"].tolist() == ["no", "yes", "yes"]
     assert runs["reason"].tolist()[2] == "test promotion of seed 0"
     assert runs.iloc[0][["champion re-scored", "baseline test_rmse"]].tolist() == [0.348, 0.912]
     assert candidates["model"].tolist() == ["xgboost", "lightgbm", "random_forest"]
@@ -156,13 +157,13 @@ def test_models_page_run_picker_and_diff(live_api: tuple[str, list[str]]) -> Non
     assert charts(at)  # test RMSE per run, one panel each
     at.selectbox(key="run").set_value("run-0").run()
     assert any("test promotion of seed 0" in m.value for m in at.markdown)
-    assert at.dataframe[1].value["model"].tolist() == ["xgboost", "lightgbm"]
+    assert at.dataframe[0].value["model"].tolist() == ["xgboost", "lightgbm"]
     # The diff of the two versions: their ids differ, their model type does not.
     assert at.selectbox(key="diff_a").value == versions[1]
-    diff = at.dataframe[3].value
+    diff = at.dataframe[2].value
     assert "version" in diff["field"].tolist() and "model_name" not in diff["field"].tolist()
     at.toggle(key="diff_only").set_value(False).run()
-    everything = at.dataframe[3].value
+    everything = at.dataframe[2].value
     assert {"model_name", "n_estimators", "test_rmse"} <= set(everything["field"])
 
 

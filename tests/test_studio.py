@@ -349,7 +349,7 @@ def test_every_run_is_listed_once_newest_first() -> None:
     assert [d["run_id"] for d in older] == ["r2"]
     assert runs({"versions": [], "history": []}) == [] and latest_decision({}) is None
     table = runs_table(found)
-    assert table["promoted"].tolist() == [False, True]
+    assert table["promoted"].tolist() == ["no", "yes"]
     assert table["challenger test_rmse"].tolist() == [0.75, 0.7]
     assert table["champion re-scored"].tolist() == [0.69, 0.8]
 

@@ -69,12 +69,17 @@ def rmse_by_run(frame: pd.DataFrame) -> alt.FacetChart:
         alt.Chart()
         .mark_bar()
         .encode(
-            x=alt.X("scored:N", title=None, sort=None, axis=alt.Axis(labelAngle=-30)),
+            x=alt.X(
+                "scored:N",
+                title=None,
+                sort=None,
+                axis=alt.Axis(labelAngle=-40, labelOverlap=False, labelLimit=160),
+            ),
             y=alt.Y("test_rmse:Q", title="test RMSE (lower is better)"),
             color=color,
             tooltip=["run:N", "scored:N", alt.Tooltip("test_rmse:Q", format=".4f")],
         )
-        .properties(width=alt.Step(34), height=220)
+        .properties(width=alt.Step(40), height=220)
     )
     return alt.FacetChart(
         data=frame,

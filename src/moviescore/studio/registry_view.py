@@ -115,7 +115,7 @@ def runs_table(decisions: list[dict[str, Any]]) -> pd.DataFrame:
             {
                 "run": d["run_id"],
                 "date": d.get("ds") or "",
-                "promoted": bool(d.get("promoted")),
+                "promoted": "yes" if d.get("promoted") else "no",
                 "challenger": d.get("challenger") or "",
                 "challenger test_rmse": _metric(challenger, "test_rmse"),
                 "champion re-scored": d.get("previous_champion_test_rmse"),
