@@ -182,7 +182,6 @@ def show_answer(payload: dict[str, Any], answer: dict[str, Any]) -> None:
             column_config={
                 "title": st.column_config.TextColumn(width="large"),
                 "year": st.column_config.NumberColumn(format="%d"),
-                "budget": st.column_config.NumberColumn(format="dollar"),
                 "real rating": st.column_config.NumberColumn(format="%.1f"),
             },
         )

@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from moviescore.studio.movie_form import shown_inputs
+from moviescore.studio.movie_form import shown, shown_inputs
 
 WATERFALL_COLUMNS = ["step", "label", "start", "end", "value", "kind", "detail"]
 
@@ -71,7 +71,10 @@ def comparables_frame(answer: dict[str, Any]) -> pd.DataFrame:
     """The similar films the champion learned from, as a table (empty when not given)."""
     films = [f for f in answer.get("comparables") or [] if isinstance(f, dict)]
     columns = ["title", "release_year", "budget", "rating"]
-    frame = pd.DataFrame([{k: f.get(k) for k in columns} for f in films], columns=columns)
+    rows = [
+        {k: f.get(k) for k in columns} | {"budget": shown("budget", f.get("budget"))} for f in films
+    ]
+    frame = pd.DataFrame(rows, columns=columns)
     return frame.rename(columns={"release_year": "year", "rating": "real rating"})
 
 

@@ -12,28 +12,38 @@ KIND_COLORS = alt.Scale(
 )
 
 
-def waterfall(frame: pd.DataFrame) -> alt.Chart:
-    """Horizontal waterfall: the base rating, each group's push up or down, the raw output."""
+def waterfall(frame: pd.DataFrame) -> alt.LayerChart:
+    """Horizontal waterfall: the base rating, each group's push up or down, the raw output. The
+    axis spans the levels the contributions move between (the totals' bars are clipped), so a
+    push of 0.05 stays visible next to a base of 6."""
     order = list(frame["label"])
+    steps = frame[frame["kind"] != "total"]
+    levels = [*steps["start"], *steps["end"], *frame.loc[frame["kind"] == "total", "end"]]
+    pad = max((max(levels) - min(levels)) * 0.15, 0.1)
+    domain = [round(min(levels) - pad, 2), round(max(levels) + pad, 2)]
     base = alt.Chart(frame).encode(
-        y=alt.Y("label:N", sort=order, title=None),
+        y=alt.Y("label:N", sort=order, title=None, axis=alt.Axis(labelLimit=240)),
         tooltip=[
             alt.Tooltip("label:N", title="group"),
             alt.Tooltip("value:Q", format="+.3f", title="effect on the rating"),
             alt.Tooltip("detail:N"),
         ],
     )
-    bars = base.mark_bar().encode(
-        x=alt.X("start:Q", title="rating", scale=alt.Scale(zero=False)),
+    bars = base.mark_bar(clip=True).encode(
+        x=alt.X("start:Q", title="rating", scale=alt.Scale(domain=domain)),
         x2="end:Q",
         color=alt.Color("kind:N", scale=KIND_COLORS, legend=alt.Legend(title=None)),
     )
-    labels = base.mark_text(align="left", dx=4).encode(
-        x=alt.X("max_end:Q"), text=alt.Text("value:Q", format="+.2f")
+    labels = (
+        base.mark_text(align="left", dx=4)
+        .encode(x="right:Q", text="shown:N")
+        .transform_calculate(
+            right="max(datum.start, datum.end)",
+            shown="datum.kind == 'total' ? format(datum.value, '.2f') "
+            ": format(datum.value, '+.2f')",
+        )
     )
-    return (bars + labels.transform_calculate(max_end="max(datum.start, datum.end)")).properties(
-        height=alt.Step(26), title="What moved the rating"
-    )
+    return alt.LayerChart(layer=[bars, labels], height=alt.Step(26), title="What moved the rating")
 
 
 def what_if(frame: pd.DataFrame, dimension: str) -> alt.LayerChart:
