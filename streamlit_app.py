@@ -76,8 +76,14 @@ def wrapped_table(frame: Any) -> None:
     st.table(frame.style.format(precision=3, na_rep="—").hide(axis="index"))
 
 
+@st.cache_data(ttl=10, show_spinner=False)
+def cached_status(base_url: str) -> Any:
+    """Checked at most every 10 s: every click reruns the script."""
+    return api_status(base_url)
+
+
 def sidebar_status(base_url: str) -> None:
-    status = api_status(base_url)
+    status = cached_status(base_url)
     if status.ready:
         st.sidebar.markdown(f":green[●] API up and ready — {status.detail}")
     elif status.up:
