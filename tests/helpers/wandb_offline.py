@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import struct
+import time
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +61,7 @@ class OfflineRun:
     name: str
     group: str
     job_type: str
+    started: float  # seconds since the epoch
     tags: list[str]
     config: dict[str, Any]
     summary: dict[str, Any]
@@ -69,8 +71,9 @@ class OfflineRun:
     def used(self) -> list[dict[str, Any]]:
         return [a for a in self.artifacts if a["use_after_commit"]]
 
-    def logged(self) -> list[dict[str, Any]]:
-        return [a for a in self.artifacts if not a["use_after_commit"]]
+    def logged_of_type(self, kind: str) -> list[dict[str, Any]]:
+        """Artifacts of type `kind` this run output (not the ones it used)."""
+        return [a for a in self.artifacts if not a["use_after_commit"] and a["type"] == kind]
 
 
 def _item(item: Any) -> tuple[str, Any]:
@@ -78,20 +81,37 @@ def _item(item: Any) -> tuple[str, Any]:
     return key, json.loads(item.value_json)
 
 
+def finished_records(log: Path, timeout: float = 15.0) -> list[Any]:
+    """The records of a finished run. `run.finish()` returns before the W&B service has
+    flushed and closed the file, so wait (bounded) for the exit record."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            found = records(log)
+        except ValueError:  # a chunk still being written
+            found = []
+        if any(r.WhichOneof("record_type") == "exit" for r in found):
+            return found
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{log} holds no exit record after {timeout} s")
+        time.sleep(0.1)
+
+
 def read_run(run_dir: Path) -> OfflineRun:
-    """The run in `run_dir` (an `offline-run-*` directory)."""
+    """The run in `run_dir` (an `offline-run-*` directory), once it has finished."""
     (log,) = run_dir.glob("run-*.wandb")
     run: OfflineRun | None = None
     config: dict[str, Any] = {}
     summary: dict[str, Any] = {}
     history: list[dict[str, Any]] = []
     artifacts: list[dict[str, Any]] = []
-    for record in records(log):
+    for record in finished_records(log):
         kind = record.WhichOneof("record_type")
         if kind == "run":
             r = record.run
+            started = r.start_time.seconds + r.start_time.nanos / 1e9
             run = OfflineRun(
-                r.run_id, r.display_name, r.run_group, r.job_type, list(r.tags), {}, {}
+                r.run_id, r.display_name, r.run_group, r.job_type, started, list(r.tags), {}, {}
             )
             config.update(dict(_item(i) for i in r.config.update))
         elif kind == "config":
@@ -123,4 +143,5 @@ def read_run(run_dir: Path) -> OfflineRun:
 
 def read_runs(wandb_root: Path) -> list[OfflineRun]:
     """Every offline run under a W&B dir (`<WANDB_DIR>/wandb/offline-run-*`), oldest first."""
-    return [read_run(d) for d in sorted(wandb_root.glob("wandb/offline-run-*"))]
+    runs = [read_run(d) for d in wandb_root.glob("wandb/offline-run-*")]
+    return sorted(runs, key=lambda r: r.started)
