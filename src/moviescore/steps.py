@@ -140,17 +140,22 @@ def train_step(ds: str, model_name: str) -> dict[str, Any]:
     result = train_candidate(model_name, splits)
     out = settings.runs_dir / run_id / model_name
     model_path = write_joblib(out / "model.joblib", result.pipeline)
+    data = read_dataset_summary(dataset)
     tracked = log_candidate(
         model_name=model_name,
         params=result.params,
         metrics=result.metrics,
         feature_importances=result.feature_importances,
+        learning_curve=result.learning_curve,
+        test_movies=splits.test,
         test_true=result.test_true.tolist(),
         test_pred=result.test_pred.tolist(),
         model_path=model_path,
+        dataset=data,
         group=run_id,
         settings=settings,
-        extra_config={"ds": ds},
+        tags=_provenance_tags(ds, splits),
+        extra_config={"ds": ds, "data_fingerprint": data.fingerprint, "dataset": str(dataset)},
     )
     summary = CandidateSummary(
         ds=ds,
@@ -164,6 +169,12 @@ def train_step(ds: str, model_name: str) -> dict[str, Any]:
     ).dump()
     write_json(out / "candidate.json", summary)
     return summary
+
+
+def _provenance_tags(ds: str, splits: Any) -> list[str]:
+    """W&B tags: the logical date and the sources of the training rows."""
+    sources = sorted({str(s) for part in splits for s in part["source"].dropna().unique()})
+    return [f"ds:{ds}", *(f"source:{s}" for s in sources)]
 
 
 def _rescore_champion(registry: Any, splits: Any) -> tuple[str | None, float | None, str | None]:
@@ -248,6 +259,8 @@ def promote_step(
         settings=settings,
         champion_model_name=challenger.model_name if decision.promote else None,
         champion_artifact_path=Path(challenger.model_path) if decision.promote else None,
+        candidate_models={c.model_name: Path(c.model_path) for c in scored},
+        tags=_provenance_tags(ds, splits),
     )
     return out
 

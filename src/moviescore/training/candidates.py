@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -26,6 +26,8 @@ class CandidateResult:
     feature_importances: dict[str, float]
     test_true: np.ndarray
     test_pred: np.ndarray
+    # train/val RMSE per round of the model selected on the validation years (W&B plots it)
+    learning_curve: dict[str, list[float]] = field(default_factory=dict)
 
 
 def scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
@@ -130,4 +132,5 @@ def train_candidate(name: str, splits: Splits) -> CandidateResult:
         feature_importances={n: float(v) / total for n, v in zip(names, importances, strict=True)},
         test_true=test_true,
         test_pred=test_pred,
+        learning_curve=model_spec.learning_curve(selected[-1]),
     )

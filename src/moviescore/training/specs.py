@@ -58,6 +58,11 @@ class ModelSpec:
         """The early-stopped round of a fitted model, or None when it does not boost."""
         return None
 
+    def learning_curve(self, model: Any) -> dict[str, list[float]]:
+        """`train_rmse` and `val_rmse` per boosting round (per tree for a forest) of a model `fit`
+        with validation rows; empty for a model fitted without them."""
+        return {}
+
     def predictor(self, model: Any) -> Callable[[np.ndarray], Any]:
         """`model.predict` on a feature matrix, through the library's fastest call."""
         return model.predict
@@ -81,7 +86,18 @@ def _booster_input(n_features: int) -> list[tuple[str, Any]]:
 class _XGBoost(ModelSpec):
     def fit(self, model: Any, X: np.ndarray, y: np.ndarray, X_val: Any, y_val: Any) -> None:
         model.set_params(early_stopping_rounds=EARLY_STOPPING_ROUNDS)
-        model.fit(X, y, eval_set=[(X_val, y_val)], verbose=False)
+        # the training rows are evaluated for the learning curve; the last set decides the stop
+        model.fit(X, y, eval_set=[(X, y), (X_val, y_val)], verbose=False)
+
+    def learning_curve(self, model: Any) -> dict[str, list[float]]:
+        try:
+            evals = model.evals_result()
+        except Exception:  # fitted without an evaluation set
+            return {}
+        if len(evals) < 2:
+            return {}
+        train, val = (evals[k]["rmse"] for k in ("validation_0", "validation_1"))
+        return {"train_rmse": [float(v) for v in train], "val_rmse": [float(v) for v in val]}
 
     def best_iteration(self, model: Any) -> int | None:
         try:
@@ -118,7 +134,17 @@ class _LightGBM(ModelSpec):
         import lightgbm as lgb
 
         stop = lgb.early_stopping(EARLY_STOPPING_ROUNDS, verbose=False)
-        model.fit(X, y, eval_X=(X_val,), eval_y=(y_val,), callbacks=[stop])
+        # the training set (the same objects) is recorded for the curve, never used to stop
+        model.fit(X, y, eval_X=(X, X_val), eval_y=(y, y_val), callbacks=[stop])
+
+    def learning_curve(self, model: Any) -> dict[str, list[float]]:
+        evals = getattr(model, "evals_result_", None) or {}
+        if "training" not in evals or "valid_1" not in evals:
+            return {}
+        return {  # LightGBM's regression metric is l2 (MSE)
+            "train_rmse": [float(v) ** 0.5 for v in evals["training"]["l2"]],
+            "val_rmse": [float(v) ** 0.5 for v in evals["valid_1"]["l2"]],
+        }
 
     def best_iteration(self, model: Any) -> int | None:
         best = model.best_iteration_
@@ -140,6 +166,17 @@ class _LightGBM(ModelSpec):
 
 
 class _RandomForest(ModelSpec):
+    def fit(self, model: Any, X: np.ndarray, y: np.ndarray, X_val: Any, y_val: Any) -> None:
+        model.fit(X, y)
+        # RMSE of the first k trees' average, k = 1..n: the forest's learning curve
+        model.learning_curve_ = {
+            "train_rmse": _rmse_by_trees(model, X, y),
+            "val_rmse": _rmse_by_trees(model, X_val, y_val),
+        }
+
+    def learning_curve(self, model: Any) -> dict[str, list[float]]:
+        return dict(getattr(model, "learning_curve_", {}))
+
     def to_onnx(self, model: Any, n_features: int) -> Any:
         from skl2onnx import convert_sklearn
         from skl2onnx.common.data_types import FloatTensorType
@@ -147,6 +184,14 @@ class _RandomForest(ModelSpec):
         graph = convert_sklearn(model, initial_types=[("X", FloatTensorType([None, n_features]))])
         route_missing_like_sklearn(graph, model)
         return graph
+
+
+def _rmse_by_trees(forest: Any, X: Any, y: Any) -> list[float]:
+    import numpy as np
+
+    per_tree = np.stack([tree.predict(X) for tree in forest.estimators_])
+    running = np.cumsum(per_tree, axis=0) / np.arange(1, len(per_tree) + 1)[:, None]
+    return [float(v) for v in np.sqrt(np.mean((running - np.asarray(y)) ** 2, axis=1))]
 
 
 def route_missing_like_sklearn(graph: Any, forest: Any) -> None:
