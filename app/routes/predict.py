@@ -9,10 +9,11 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
 
+from app.json_body import StrictJSONRoute
 from app.model_manager import ServedModel
 from app.schemas import BatchIn, BatchPrediction, MovieIn, Prediction
 
-router = APIRouter(tags=["predict"])
+router = APIRouter(tags=["predict"], route_class=StrictJSONRoute)
 # One encoder: json.dumps with any non-default option builds a new one per call.
 _ENCODER = json.JSONEncoder(allow_nan=False)
 
