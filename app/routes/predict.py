@@ -27,11 +27,10 @@ def _rounded(rating: float) -> float:
 
 
 def served_model(request: Request) -> ServedModel:
-    served: ServedModel | None = request.app.state.manager.served
+    manager = request.app.state.manager
+    served: ServedModel | None = manager.served
     if served is None:
-        raise HTTPException(
-            503, "no model loaded yet: the registry has no champion or is unreachable"
-        )
+        raise HTTPException(503, manager.not_ready_reason())  # the same words as /ready
     return served
 
 
