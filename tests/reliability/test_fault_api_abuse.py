@@ -187,3 +187,35 @@ def test_error_responses_are_valid_json_of_the_documented_shape(served_api: Serv
     assert set(payload["detail"][0]) == {"loc", "msg", "type"}
     # fail-fast: the first broken movie's errors, not 3,000
     assert payload["detail"][0]["loc"] == ["body", "movies", 0, "title"]
+
+
+def test_long_overviews_do_not_fill_the_sentiment_cache(served_api: ServedAPI) -> None:
+    """10,000-character overviews, each new: the cache kept every one (65,536 of them: ~0.6 GB);
+    now only texts up to MAX_CACHED_TEXT_BYTES are cached, and the numbers are the same."""
+    import random
+
+    from moviescore.training import features
+
+    words = ["a", "brilliant", "moving", "honest", "dull", "awful", "story", "of", "grief",
+             "hope", "and", "war"]  # fmt: skip
+    rng = random.Random(0)
+
+    def overview() -> str:
+        return " ".join(rng.choice(words) for _ in range(2500))[:10_000]
+
+    text = overview()
+    before = features._cached_sentiment.cache_info().currsize
+    assert features.sentiment(text) == features._pattern_sentiment(text)  # same numbers
+    assert features._cached_sentiment.cache_info().currsize == before  # and not kept
+
+    def batch() -> None:
+        movies = [MOVIE | {"overview": overview()} for _ in range(150)]  # ~1.5 MB body
+        answer = httpx.post(served_api.url + "/predict/batch", json={"movies": movies}, timeout=60)
+        assert answer.status_code == 200, answer.text[:300]
+
+    batch()  # warm: the first big batch sizes the server's buffers
+    start = _rss(served_api.pid)
+    for _ in range(6):  # 900 new overviews, 9 MB of text the old cache would have kept
+        batch()
+    growth_mib = (_rss(served_api.pid) - start) / 2**20
+    assert growth_mib < 4, growth_mib
