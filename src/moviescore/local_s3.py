@@ -202,9 +202,9 @@ class LocalS3Server:
         busy = self.ports.busy()
         if busy:  # else S3 might "answer" from another server while weed fails to bind
             raise PortsInUse(
-                f"SeaweedFS needs ten ports moved together with S3 port {self.ports.s3}; in use "
-                f"on 127.0.0.1: {', '.join(busy)} — is another S3 server (`moviescore s3`) "
-                "running? Choose another S3_ENDPOINT_URL port."
+                f"ports in use on 127.0.0.1: {', '.join(busy)} — SeaweedFS needs ten ports, "
+                f"weed's defaults shifted so that S3 lands on S3 port {self.ports.s3}; is "
+                "another S3 server (`moviescore s3`) running? Choose another S3_ENDPOINT_URL port."
             )
         for sub in ("data", "log"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
