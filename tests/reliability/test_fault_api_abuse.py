@@ -160,6 +160,41 @@ def test_unfinished_huge_headers_are_cut_off_without_growing_memory(served_api: 
     assert httpx.get(served_api.url + "/health", timeout=5).status_code == 200
 
 
+def test_an_unfinished_request_head_is_cut_off_with_408(served_api: ServedAPI) -> None:
+    """Half a head, then silence, used to hold a connection for good: on a fresh connection and
+    on a kept-alive one after a first answer."""
+    from app.http_protocol import HEAD_TIMEOUT_SECONDS
+
+    host, port = served_api.url.removeprefix("http://").split(":")
+    results: dict[str, tuple[bytes, float]] = {}
+
+    def probe(name: str, first: bytes) -> None:
+        with socket.create_connection((host, int(port)), timeout=HEAD_TIMEOUT_SECONDS + 10) as s:
+            if first:
+                s.sendall(first)
+                reply = b""
+                while not reply.endswith(b"}"):  # the whole first answer, head and JSON body
+                    reply += s.recv(65536)
+                assert reply.startswith(b"HTTP/1.1 200")
+            s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            began, answer = time.monotonic(), b""
+            while data := s.recv(65536):
+                answer += data
+            results[name] = (answer, time.monotonic() - began)
+
+    threads = [threading.Thread(target=probe, args=("fresh", b"")),
+               threading.Thread(target=probe, args=("kept-alive",
+                                b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"))]  # fmt: skip
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for name, (answer, waited) in results.items():
+        assert answer.startswith(b"HTTP/1.1 408"), (name, answer[:100])
+        assert HEAD_TIMEOUT_SECONDS - 1 < waited < HEAD_TIMEOUT_SECONDS + 3, (name, waited)
+    assert len(results) == 2
+
+
 def test_a_slow_body_times_out_with_408(served_api: ServedAPI) -> None:
     host, port = served_api.url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=BODY_TIMEOUT_SECONDS + 10) as sock:
