@@ -13,6 +13,7 @@ message only: at most MAX_ERRORS of them, no input echoed.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Coroutine
 from typing import Any, NoReturn
 
@@ -42,6 +43,7 @@ def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return dict(pairs)
 
 
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")  # also a valid pair (emoji): the walk decides
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant, object_pairs_hook=_object)
 
 
@@ -62,8 +64,9 @@ def parse_json(body: bytes) -> Any:
         raise json.JSONDecodeError(str(exc), "", 0) from None
     except ValueError as exc:  # an integer longer than int's digit limit; the advice is for us
         raise json.JSONDecodeError(str(exc).split(";")[0], "", 0) from None
-    if "\\u" in text and _has_lone_surrogate(value):  # only an escape can make one
-        raise json.JSONDecodeError("a string holds a lone UTF-16 surrogate", "", text.find("\\u"))
+    escape = _SURROGATE_ESCAPE.search(text)  # only an escape can make a surrogate
+    if escape and _has_lone_surrogate(value):
+        raise json.JSONDecodeError("a string holds a lone UTF-16 surrogate", "", escape.start())
     return value
 
 
