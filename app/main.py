@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 
 from app.body_limit import MAX_BODY_BYTES, BodyLimitMiddleware
-from app.http_protocol import H11WithHeadTimeout
+from app.http_protocol import HttpToolsWithHeadLimits
 from app.json_body import validation_error
 from app.metrics import Metrics, MetricsMiddleware
 from app.model_manager import ModelManager
@@ -25,13 +25,10 @@ from moviescore.config import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
-MAX_HEAD_BYTES = 64 * 1024  # request line + headers; uvicorn answers 400 and closes beyond it
-# How every server of this app runs (`moviescore serve`, the image, the benches): h11, because
-# its parser refuses a request head over MAX_HEAD_BYTES, where httptools buffers any size; with
-# a deadline for each head (app.http_protocol).
+# How every server of this app runs (`moviescore serve`, the image, the benches): httptools with
+# a size and a time limit on each request head (app.http_protocol).
 SERVER_OPTIONS: dict[str, Any] = {
-    "http": H11WithHeadTimeout,
-    "h11_max_incomplete_event_size": MAX_HEAD_BYTES,
+    "http": HttpToolsWithHeadLimits,
     "timeout_keep_alive": 5,  # an idle kept-alive connection is closed after this
     "access_log": False,
 }

@@ -57,7 +57,7 @@ def test_malformed_body_is_a_small_quick_4xx_that_echoes_nothing(
                         headers={"content-type": "application/json"})  # fmt: skip
     elapsed = time.monotonic() - began
     assert answer.status_code == 422, answer.text[:500]
-    assert len(answer.content) < MAX_ERROR_BYTES and elapsed < 1.0, (len(answer.content), elapsed)
+    assert len(answer.content) < MAX_ERROR_BYTES and elapsed < 2.0, (len(answer.content), elapsed)
     detail = answer.json()["detail"]
     assert detail and all(error["loc"][0] == "body" for error in detail)
     assert b"key149999" not in answer.content and b"99999999999" not in answer.content
@@ -121,7 +121,7 @@ def test_four_huge_bodies_at_once_do_not_stall_health_or_predict(served_api: Ser
         assert httpx.post(served_api.url + "/predict", json=MOVIE, timeout=5).status_code == 200
         slowest = time.monotonic() - began
         assert [f.result() for f in futures] == [422] * 4
-    assert slowest < 1.0, slowest
+    assert slowest < 2.0, slowest  # it was ~3 s per body, one after another
 
 
 def _rss(pid: int) -> int:
