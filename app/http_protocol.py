@@ -5,7 +5,7 @@ hundreds of MiB, and half a head followed by silence held a connection for good.
 received while a head is incomplete are counted (MAX_HEAD_BYTES, else 431) and every head must
 be complete within HEAD_TIMEOUT_SECONDS of the connection opening or of the previous answer
 (else 408); either way the connection is closed. (h11's parser has the size limit built in but
-costs far more CPU per request; the body's size and pace are bounded by `app.body_limit`.)
+costs more CPU per request, see docs/RELIABILITY.md; the body is bounded by `app.body_limit`.)
 """
 
 from __future__ import annotations
