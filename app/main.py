@@ -10,16 +10,28 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 
 from app.body_limit import MAX_BODY_BYTES, BodyLimitMiddleware
+from app.http_protocol import HttpToolsWithHeadLimits
+from app.json_body import validation_error
 from app.metrics import Metrics, MetricsMiddleware
 from app.model_manager import ModelManager
 from app.routes import health, models, predict
 from moviescore.config import Settings, get_settings
 
 log = logging.getLogger(__name__)
+
+# How every server of this app runs (`moviescore serve`, the image, the benches): httptools with
+# a size and a time limit on each request head (app.http_protocol).
+SERVER_OPTIONS: dict[str, Any] = {
+    "http": HttpToolsWithHeadLimits,
+    "timeout_keep_alive": 5,  # an idle kept-alive connection is closed after this
+    "access_log": False,
+}
 
 
 def make_manager(settings: Settings) -> ModelManager:
@@ -56,11 +68,16 @@ def create_app(
     app.state.settings = settings
     app.state.manager = manager
     app.state.metrics = metrics
+    app.add_exception_handler(RequestValidationError, validation_error)
     app.include_router(predict.router)
     app.include_router(models.router)
     app.include_router(health.router)
     # Last added runs first: metrics see every request, including the ones refused for size.
-    app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=max_body_bytes,
+        timeout=settings.request_body_timeout_seconds,
+    )
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
 
@@ -78,5 +95,5 @@ def run_server(host: str = "127.0.0.1", port: int = 8000, log_level: str = "info
         host=host,
         port=port,
         log_level=log_level,
-        access_log=False,
+        **SERVER_OPTIONS,
     )

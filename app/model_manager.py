@@ -72,6 +72,9 @@ class _Failure:
     retry_at: float  # time.monotonic()
 
 
+MAX_REASON_CHARS = 500  # an exception's repr can be long; a 503 detail stays short
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -209,6 +212,19 @@ class ModelManager:
     def _record_error(self, message: str) -> None:
         self.last_error = f"{_now().isoformat(timespec='seconds')} {message}"
         log.warning(message)
+
+    def not_ready_reason(self) -> str:
+        """Why nothing is served yet (the detail of /ready's and /predict's 503)."""
+        if self.registry is None:
+            return "no model loaded yet: no registry is configured"
+        if self.last_poll_result is None:
+            return "no model loaded yet: the first look at the registry is under way"
+        if self.last_poll_result == "no_champion":
+            return "no model loaded yet: the registry has no champion (run the pipeline first)"
+        reason = "no model loaded yet"
+        if self.last_error:
+            reason += f"; last error: {self.last_error[:MAX_REASON_CHARS]}"
+        return reason
 
     def seconds_since_success(self) -> float | None:
         if self.last_success_monotonic is None:

@@ -6,19 +6,39 @@ names the field, so the model only ever sees values it can turn into features.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from moviescore.ingest.raw_movie import RAW_COLUMNS
 
 MAX_BATCH = 1000
 MAX_LIST_ITEMS = 100
 
+
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _has_text(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must contain a non-whitespace character")
+    return value
+
+
+def _iso_text(value: Any) -> Any:
+    # pydantic would read 0 or "1700000000" as a Unix time: a date is only ever YYYY-MM-DD text
+    if isinstance(value, date) or (isinstance(value, str) and _ISO_DAY.fullmatch(value)):
+        return value
+    raise ValueError("must be an ISO date YYYY-MM-DD")
+
+
 Name = Annotated[str, Field(min_length=1, max_length=200)]
-NameList = Annotated[list[Name], Field(max_length=MAX_LIST_ITEMS)]
+# fail_fast: a list of 150,000 bad items is one error, not 150,000 (the 422 stays small and quick)
+NameList = Annotated[list[Name], Field(max_length=MAX_LIST_ITEMS, fail_fast=True)]
 IsoCode = Annotated[str, Field(min_length=2, max_length=3, pattern=r"^[A-Za-z]{2,3}$")]
+IsoCodeList = Annotated[list[IsoCode], Field(max_length=MAX_LIST_ITEMS, fail_fast=True)]
 
 EXAMPLE_MOVIE: dict[str, Any] = {
     "title": "The Last Orbit",
@@ -41,26 +61,26 @@ EXAMPLE_MOVIE: dict[str, Any] = {
 class MovieIn(BaseModel):
     """A film as its producer describes it before release."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE_MOVIE]})
+    model_config = ConfigDict(
+        extra="forbid", allow_inf_nan=False, json_schema_extra={"examples": [EXAMPLE_MOVIE]}
+    )
 
-    title: str = Field(min_length=1, max_length=500)
+    title: Annotated[str, AfterValidator(_has_text)] = Field(min_length=1, max_length=500)
     overview: str = Field("", max_length=10_000)
     tagline: str | None = Field(None, max_length=1_000)
     genres: NameList = Field(default_factory=list, description="TMDB genre names")
     original_language: IsoCode = Field(description="ISO 639-1 code, e.g. 'en'")
     runtime: float | None = Field(None, ge=0, le=1000, description="minutes")
     budget: float | None = Field(None, ge=0, le=1e10, description="USD; 0 = unknown")
-    release_date: date = Field(ge=date(1870, 1, 1), le=date(2100, 12, 31))
+    release_date: Annotated[date, BeforeValidator(_iso_text)] = Field(
+        ge=date(1870, 1, 1), le=date(2100, 12, 31)
+    )
     keywords: NameList | None = Field(
         None, description="TMDB keywords; leave out when unknown (an empty list means 'none')"
     )
     production_companies: NameList = Field(default_factory=list)
-    production_countries: Annotated[list[IsoCode], Field(max_length=MAX_LIST_ITEMS)] = Field(
-        default_factory=list, description="ISO 3166-1 codes"
-    )
-    spoken_languages: Annotated[list[IsoCode], Field(max_length=MAX_LIST_ITEMS)] = Field(
-        default_factory=list, description="ISO 639-1 codes"
-    )
+    production_countries: IsoCodeList = Field(default_factory=list, description="ISO 3166-1 codes")
+    spoken_languages: IsoCodeList = Field(default_factory=list, description="ISO 639-1 codes")
     homepage: str | None = Field(None, max_length=2_000)
 
     def to_record(self) -> dict[str, Any]:
@@ -94,7 +114,8 @@ class BatchIn(BaseModel):
         extra="forbid", json_schema_extra={"examples": [{"movies": [EXAMPLE_MOVIE]}]}
     )
 
-    movies: list[MovieIn] = Field(min_length=1, max_length=MAX_BATCH)
+    # fail_fast: the first bad movie ends validation, so a broken batch costs one movie's errors
+    movies: list[MovieIn] = Field(min_length=1, max_length=MAX_BATCH, fail_fast=True)
 
 
 class Sentiment(BaseModel):

@@ -31,6 +31,8 @@ def create_app() -> FastAPI:
 def main() -> None:
     import uvicorn
 
+    from app.main import SERVER_OPTIONS
+
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
@@ -41,7 +43,7 @@ def main() -> None:
         host="127.0.0.1",
         port=args.port,
         log_level="info",
-        access_log=False,
+        **SERVER_OPTIONS,
     )
 
 

@@ -19,11 +19,10 @@ async def health() -> Status:
 
 @router.get("/ready", response_model=Status, responses={503: {"model": Status}})
 async def ready(request: Request) -> Response | Status:
-    served = request.app.state.manager.served
+    manager = request.app.state.manager
+    served = manager.served
     if served is None:
-        detail = "no model loaded yet"
-        if request.app.state.manager.last_error:
-            detail += f"; last error: {request.app.state.manager.last_error}"
+        detail = manager.not_ready_reason()
         return JSONResponse(Status(status="not ready", detail=detail).model_dump(), 503)
     return Status(status="ready", detail=f"serving {served.version}")
 

@@ -9,10 +9,11 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
 
+from app.json_body import StrictJSONRoute
 from app.model_manager import ServedModel
 from app.schemas import BatchIn, BatchPrediction, MovieIn, Prediction
 
-router = APIRouter(tags=["predict"])
+router = APIRouter(tags=["predict"], route_class=StrictJSONRoute)
 # One encoder: json.dumps with any non-default option builds a new one per call.
 _ENCODER = json.JSONEncoder(allow_nan=False)
 
@@ -26,11 +27,10 @@ def _rounded(rating: float) -> float:
 
 
 def served_model(request: Request) -> ServedModel:
-    served: ServedModel | None = request.app.state.manager.served
+    manager = request.app.state.manager
+    served: ServedModel | None = manager.served
     if served is None:
-        raise HTTPException(
-            503, "no model loaded yet: the registry has no champion or is unreachable"
-        )
+        raise HTTPException(503, manager.not_ready_reason())  # the same words as /ready
     return served
 
 

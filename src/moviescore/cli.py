@@ -1,10 +1,13 @@
-"""`moviescore …` — the command line of both instances. Thin: every command calls the library."""
+"""`moviescore …` — the command line of both instances. Thin: every command calls the library.
+
+An error ends a command with one line on stderr and exit status 1; `-v` shows the traceback.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
-import subprocess
+import os
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -17,7 +20,26 @@ from rich.table import Table
 if TYPE_CHECKING:
     from moviescore.records import PromotionRecord
 
-app = typer.Typer(help="Predict a film's TMDB rating before release.", no_args_is_help=True)
+
+class _OneLineErrors(typer.Typer):
+    """Typer that reports an exception as one line (its traceback only with -v)."""
+
+    verbose = False
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except Exception as exc:
+            if _OneLineErrors.verbose:
+                raise
+            first = (str(exc).strip() or type(exc).__name__).splitlines()[0]
+            Console(stderr=True).print(
+                f"error: {first}", style="red", markup=False, highlight=False, soft_wrap=True
+            )
+            raise SystemExit(1) from None
+
+
+app = _OneLineErrors(help="Predict a film's TMDB rating before release.", no_args_is_help=True)
 models_app = typer.Typer(help="Inspect and manage the model registry on S3.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 console = Console()
@@ -53,7 +75,12 @@ SnapshotOpt = Annotated[
 
 
 @app.callback()
-def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+def _main(
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Tracebacks, debug logs.")
+    ] = False,
+) -> None:
+    _OneLineErrors.verbose = verbose
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -122,11 +149,20 @@ def predict(
     output: Annotated[Path, typer.Option("--output", help="CSV with columns id,predicted_rating.")],
     version: Annotated[str, typer.Option(help="'champion' or a registry version id.")] = "champion",
 ) -> None:
-    """Batch prediction for every movie of a file."""
+    """Batch prediction for every valid movie of a file; the rejected rows, with their reasons,
+    go to OUTPUT's stem + `.rejected.csv`, and any rejection makes the exit status 1."""
     from moviescore.serving.batch import predict_file
 
-    rows = predict_file(input, output, version)
-    console.print(f"wrote {rows} predictions to {output}")
+    result = predict_file(input, output, version)
+    console.print(f"wrote {result.predicted} predictions to {output}")
+    if result.rejected:
+        Console(stderr=True).print(
+            f"{result.rejected} rows rejected, reasons in {result.rejected_path}",
+            style="yellow",
+            markup=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(1)
 
 
 @models_app.command("list")
@@ -209,7 +245,9 @@ def ui(
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8501,
 ) -> None:
-    """Run the Streamlit rating app; it talks to the API at API_URL."""
+    """Run the Streamlit rating app; it talks to the API at API_URL.
+
+    The command becomes Streamlit (exec): its PID is Streamlit's, so stopping it stops the UI."""
     script = Path(__file__).resolve().parents[2] / "streamlit_app.py"
     cmd = [
         sys.executable,
@@ -226,7 +264,8 @@ def ui(
         "--browser.gatherUsageStats",
         "false",
     ]
-    raise typer.Exit(subprocess.call(cmd))
+    sys.stdout.flush()
+    os.execv(sys.executable, cmd)  # noqa: S606 - our own interpreter, a fixed argument list
 
 
 if __name__ == "__main__":

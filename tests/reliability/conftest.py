@@ -7,6 +7,9 @@ the same ports with the same data (`restart`).
 
 from __future__ import annotations
 
+import os
+import sys
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from reliability.probes import BODY_TIMEOUT_SECONDS, ServedAPI
 
 from moviescore.config import Settings, get_settings
 from tests.helpers import live
@@ -72,3 +76,27 @@ def live_api(tmp_path: Path) -> Iterator[Any]:
             return LiveAPI(url, log, proc)
 
         yield start
+
+
+@pytest.fixture(scope="module")
+def served_api(seaweedfs: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedAPI]:
+    """`moviescore serve` (the server settings users get) on a free port, serving a small real
+    champion from a fresh bucket of the session's SeaweedFS; one per test module."""
+    from moviescore.registry.s3 import ensure_bucket
+    from moviescore.registry.store import Registry
+
+    bucket = f"api-{uuid.uuid4().hex[:8]}"
+    ensure_bucket(seaweedfs.client(), bucket)
+    live.promote(Registry(seaweedfs.client(), bucket))
+    env = dict(os.environ) | {
+        "S3_ENDPOINT_URL": seaweedfs.endpoint_url, "S3_BUCKET": bucket,
+        "AWS_ACCESS_KEY_ID": seaweedfs.access_key, "AWS_SECRET_ACCESS_KEY": seaweedfs.secret_key,
+        "REQUEST_BODY_TIMEOUT_SECONDS": str(BODY_TIMEOUT_SECONDS),
+    }  # fmt: skip
+    env.pop("MODEL_SIGNING_KEY", None)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = tmp_path_factory.mktemp("api") / "api.log"
+    command = [sys.executable, "-m", "moviescore", "serve", "--port", str(port)]
+    with running(command, f"{url}/ready", log, env=env) as proc:
+        yield ServedAPI(url, proc.pid, log)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,3 +28,15 @@ def tree_state(root: Path) -> dict[str, tuple[str, int]]:
         for p in sorted(root.rglob("*"))
         if p.is_file()
     }
+
+
+BODY_TIMEOUT_SECONDS = 2  # REQUEST_BODY_TIMEOUT_SECONDS of `served_api`: slow-body probes wait it
+
+
+@dataclass
+class ServedAPI:
+    """A live `moviescore serve` (conftest `served_api`)."""
+
+    url: str
+    pid: int
+    log: Path

@@ -3,25 +3,20 @@
 
 from __future__ import annotations
 
-import os
+import json
 import time
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from reliability.probes import ServedAPI
 from schemathesis.checks import (
     content_type_conformance,
     not_a_server_error,
     response_schema_conformance,
 )
-
-from tests.helpers import live
-from tests.helpers.processes import free_port, running
 
 pytestmark = pytest.mark.integration
 
@@ -31,23 +26,8 @@ MOVIE = {"title": "Limits", "original_language": "en", "release_date": "2027-01-
 
 
 @pytest.fixture(scope="module")
-def api_url(seaweedfs: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    from moviescore.registry.s3 import ensure_bucket
-    from moviescore.registry.store import Registry
-
-    bucket = f"fuzz-{uuid.uuid4().hex[:8]}"
-    ensure_bucket(seaweedfs.client(), bucket)
-    live.promote(Registry(seaweedfs.client(), bucket))
-    env = dict(os.environ) | {
-        "S3_ENDPOINT_URL": seaweedfs.endpoint_url, "S3_BUCKET": bucket,
-        "AWS_ACCESS_KEY_ID": seaweedfs.access_key, "AWS_SECRET_ACCESS_KEY": seaweedfs.secret_key,
-    }  # fmt: skip
-    env.pop("MODEL_SIGNING_KEY", None)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log: Path = tmp_path_factory.mktemp("fuzz") / "api.log"
-    with running(live.api_command(port), f"{url}/ready", log, env=env):
-        yield url
+def api_url(served_api: ServedAPI) -> str:
+    return served_api.url
 
 
 @pytest.mark.timeout(120)
@@ -80,6 +60,52 @@ def test_fuzz_no_5xx_and_every_response_matches_its_schema(api_url: str) -> None
     assert calls >= len(operations) * 10  # it really ran cases, not just collected them
 
 
+# Raw JSON text no encoder would write: bare NaN/Infinity, lone surrogates, numbers beyond float
+# or int, deep nesting, unknown keys; spliced into an otherwise valid movie.
+HOSTILE = ["NaN", "-Infinity", "Infinity", "[NaN]", '"\\ud800"', '"\\udfff x"', "1e999", "-1e999",
+           "9" * 5000, "[" * 3000 + "]" * 3000, '{"a": ' * 3000 + "1" + "}" * 3000, "nul", "'x'",
+           "0x10", "1.", ".5", "+1", "01", '"\\x41"', "[1,]", "{,}"]  # fmt: skip
+FIELDS = ["title", "runtime", "budget", "genres", "release_date", "overview", "unknown\\ud800"]
+
+
+@pytest.mark.timeout(120)
+def test_fuzz_raw_bodies_are_4xx_small_and_never_echoed(api_url: str) -> None:
+    """Bodies that are not JSON-encodable (hypothesis splices hostile tokens into a movie):
+    every one is a 4xx naming the body or a field, under 8 KB, and the connection survives."""
+    from hypothesis import strategies as st
+
+    valid = json.dumps(MOVIE)[1:-1]
+    bodies = st.builds(
+        lambda field, token, prefix, wrap: (
+            (prefix + "{" + valid + f', "{field}": {token}' + "}").encode("utf-8", "surrogatepass")
+            if not wrap
+            else ('{"movies": [{' + valid + f', "{field}": {token}' + "}]}").encode()
+        ),
+        st.sampled_from(FIELDS),
+        st.sampled_from(HOSTILE) | st.text(max_size=20).map(json.dumps).map(lambda t: t[:-1]),
+        st.sampled_from(["", " ", "\ufeff", "\x00"]),
+        st.booleans(),
+    )
+    seen: list[int] = []
+    with httpx.Client(timeout=10) as client:
+
+        @given(body=bodies)
+        @settings(max_examples=300, deadline=None, derandomize=True, database=None,
+                  suppress_health_check=list(HealthCheck))  # fmt: skip
+        def fuzz(body: bytes) -> None:
+            path = "/predict/batch" if body.startswith(b'{"movies"') else "/predict"
+            answer = client.post(api_url + path, content=body,
+                                 headers={"content-type": "application/json"})  # fmt: skip
+            seen.append(answer.status_code)
+            assert 400 <= answer.status_code < 500, (body[:200], answer.text[:500])
+            assert len(answer.content) < 8_000
+            assert answer.json()["detail"][0]["loc"][0] == "body"
+
+        fuzz()
+        assert client.get(api_url + "/health").status_code == 200  # same pooled connection
+    assert len(seen) >= 100
+
+
 def post(url: str, body: Any, **kw: Any) -> httpx.Response:
     return httpx.post(url, json=body, timeout=10, **kw)
 
@@ -102,7 +128,8 @@ def test_batch_over_1000_is_422_naming_the_field(api_url: str) -> None:
     ("field", "value"),
     [("runtime", -1), ("runtime", 1e9), ("budget", -5), ("budget", 1e12),
      ("release_date", "1800-01-01"), ("release_date", "2999-01-01"), ("release_date", "soon"),
-     ("original_language", "english!"), ("runtime", "NaN")],
+     ("original_language", "english!"), ("runtime", "NaN"), ("title", " \t "),
+     ("release_date", 0), ("release_date", "1700000000")],
 )  # fmt: skip
 def test_out_of_bounds_values_are_422_naming_the_field(
     api_url: str, field: str, value: Any

@@ -22,6 +22,7 @@ import io
 import json
 import logging
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ SOURCE = "tmdb_snapshot"
 CSV_REQUIRED = frozenset({"id", "title", "genres"})
 _EXTRA = "\x00extra"  # DictReader's key for fields beyond the header
 _SNIPPET = 200
+_ZIP_MAGIC = b"PK\x03\x04"  # a local file header: how every zip archive starts
 
 
 class SnapshotFormatError(ValueError):
@@ -76,16 +78,23 @@ def _read_text(path: Path) -> tuple[str, str]:
     """(name of the file holding the data, its text), unzipping when needed."""
     name, data = path.name, b""
     if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as archive:
-            members = [
-                m for m in archive.infolist() if not m.is_dir() and "__MACOSX" not in m.filename
-            ]
-            if len(members) != 1:
-                found = [m.filename for m in members]
-                raise SnapshotFormatError(f"{path}: a zip must hold exactly one file, has {found}")
-            name, data = members[0].filename, archive.read(members[0])
+        try:
+            with zipfile.ZipFile(path) as archive:
+                members = [
+                    m for m in archive.infolist() if not m.is_dir() and "__MACOSX" not in m.filename
+                ]
+                if len(members) != 1:
+                    found = [m.filename for m in members]
+                    raise SnapshotFormatError(
+                        f"{path}: a zip must hold exactly one file, has {found}"
+                    )
+                name, data = members[0].filename, archive.read(members[0])
+        except (zipfile.BadZipFile, EOFError, zlib.error, NotImplementedError) as exc:
+            raise SnapshotFormatError(f"{path}: a damaged zip archive ({exc})") from exc
     else:
         data = path.read_bytes()
+        if data.startswith(_ZIP_MAGIC):  # a zip whose directory (at its end) is missing
+            raise SnapshotFormatError(f"{path}: a zip archive that is truncated or damaged")
     try:
         return name, data.decode("utf-8-sig")  # the details CSV starts with a BOM
     except UnicodeDecodeError as exc:
@@ -102,6 +111,8 @@ def _read_jsonl(text: str) -> tuple[list[dict[str, Any]], dict[int, str]]:
             detail = json.loads(line)
         except json.JSONDecodeError as exc:
             detail, problem = None, f"invalid JSON ({exc.msg}, column {exc.colno})"
+        except RecursionError:
+            detail, problem = None, "JSON nested too deeply to read"
         else:
             problem = "not a JSON object"
         if isinstance(detail, dict):
@@ -142,7 +153,7 @@ def _literal(text: str | None) -> Any:
         return None
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # too deep a cell stays text: validation rejects it
         pass
     try:
         return ast.literal_eval(text)  # literals only: never runs code

@@ -63,11 +63,18 @@ def load_source(
 
 
 def tmdb_window(day: date, settings: Settings) -> tuple[date, date]:
-    """Release dates collected for logical date `day`: days_back before it to days_ahead after."""
-    return (
-        day - timedelta(days=settings.tmdb_days_back),
-        day + timedelta(days=settings.tmdb_days_ahead),
-    )
+    """Release dates collected for logical date `day`: days_back before it to days_ahead after;
+    ValueError when that window leaves the calendar (years 1-9999)."""
+    try:
+        return (
+            day - timedelta(days=settings.tmdb_days_back),
+            day + timedelta(days=settings.tmdb_days_ahead),
+        )
+    except OverflowError:
+        raise ValueError(
+            f"--date {day}: the TMDB window of {settings.tmdb_days_back} days before to "
+            f"{settings.tmdb_days_ahead} days after it leaves the calendar (years 1-9999)"
+        ) from None
 
 
 def _collect_tmdb(day: date, settings: Settings) -> pd.DataFrame:

@@ -122,7 +122,9 @@ def records_to_frame(
     df = pd.DataFrame(rows, columns=list(RAW_COLUMNS), dtype=object)
     for name in LIST_FIELDS:  # an absent list field is an empty list, never NaN …
         if name not in OPTIONAL_LIST_FIELDS:  # … unless absent means unknown
-            df[name] = [[] if value is None else value for value in df[name]]
+            values = [[] if value is None else value for value in df[name]]
+            # dtype object also when there are no rows (pandas would pick float64)
+            df[name] = pd.Series(values, index=df.index, dtype=object)
     df.attrs[PARSE_ERRORS] = dict(parse_errors or {})
     return with_dtypes(df)
 

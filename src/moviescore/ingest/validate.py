@@ -185,7 +185,12 @@ def validate_raw(df: pd.DataFrame, max_rejected_share: float = 0.2) -> Validatio
 def write_rejected(report: ValidationReport, date: date | str, settings: Settings) -> Path | None:
     """DATA_DIR/rejected/date=D.csv with every rejected row and its reason (atomic); None and no
     file when nothing was rejected, so a clean re-run removes the stale report of a bad one."""
-    path = settings.rejected_dir / f"date={iso_day(date)}.csv"
+    return write_rejected_rows(report, settings.rejected_dir / f"date={iso_day(date)}.csv")
+
+
+def write_rejected_rows(report: ValidationReport, path: Path) -> Path | None:
+    """`path` with every rejected row and its reason (atomic); None, and `path` removed, when
+    nothing was rejected."""
     if report.rejected.empty:
         path.unlink(missing_ok=True)
         return None

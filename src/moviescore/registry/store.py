@@ -29,6 +29,7 @@ import hmac
 import io
 import itertools
 import json
+import logging
 import re
 import secrets
 from collections.abc import Iterator, Mapping
@@ -55,6 +56,8 @@ from moviescore.registry.s3 import Bucket, S3Error, make_client
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+
+log = logging.getLogger(__name__)
 
 MODELS = "models/"
 CHAMPION_KEY = "models/champion.json"
@@ -237,7 +240,9 @@ class Registry:
         for version in ids:
             champion = version == current
             try:
-                out.append(ListedVersion(version, champion, manifest=self.manifest(version)))
+                manifest = self.manifest(version)
+                self._check_uploaded(version, manifest)  # a version whose files are gone is marked
+                out.append(ListedVersion(version, champion, manifest=manifest))
             except VersionNotFound:
                 continue  # upload in progress or abandoned: no manifest yet
             except RegistryError as exc:  # listed, so an operator sees the broken one
@@ -298,33 +303,49 @@ class Registry:
                 yield entry
 
     def rollback(self, version: str | None = None) -> ChampionPointer:
-        """Make `version` (default: the champion before the current one) the champion again."""
+        """Make `version` (default: the newest earlier champion that still verifies; broken
+        ones are skipped and logged) the champion again."""
         current = self._champion_version()
-        target = version or self._previous_champion(current)
-        if target == current:
-            raise RegistryError(f"{target} is already the champion")
-        self.verify(target)  # a tampered or incomplete version is refused here
+        if version == current and version is not None:
+            raise RegistryError(f"{version} is already the champion")
+        target, skipped = version, []
+        for candidate in [version] if version else self._earlier_champions(current):
+            try:
+                self.verify(candidate)  # a tampered or incomplete version is refused here
+            except IntegrityError as exc:
+                if version:
+                    raise
+                skipped.append(candidate)
+                log.warning("rollback skips %s", exc)
+                continue
+            target = candidate
+            break
+        if target is None:
+            raise RegistryError(
+                f"no earlier champion than {current} in the history to roll back to"
+                + (f" that verifies (skipped {', '.join(skipped)})" if skipped else "")
+            )
         reason = f"rollback from {current} to {target}"
         decision = PromotionRecord.model_validate({"promote": True, "reason": reason})
         return self.set_champion(target, decision, action="rollback")
 
-    def _previous_champion(self, current: str | None) -> str:
-        """The newest other version in the history after `current`'s own entry (entries newer
-        than it were written by a promotion that never reached champion.json); the newest
-        other version if `current` has no entry. Reads the history only as far as needed."""
-        newest_other = None
+    def _earlier_champions(self, current: str | None) -> Iterator[str]:
+        """Versions to roll back to, best first: those in the history after `current`'s own
+        entry (entries newer than it were written by a promotion that never reached
+        champion.json), newest first; every other version if `current` has no entry. Reads the
+        history only as far as needed."""
+        others: list[str] = []
         seen_current = False
         for entry in self._history_newest_first():
             candidate = entry.version
             if candidate == current:
                 seen_current = True
             elif candidate and seen_current:
-                return str(candidate)
-            elif candidate and newest_other is None:
-                newest_other = str(candidate)
-        if newest_other is not None and not seen_current:
-            return newest_other
-        raise RegistryError(f"no earlier champion than {current} in the history to roll back to")
+                yield str(candidate)
+            elif candidate:
+                others.append(str(candidate))
+        if not seen_current:
+            yield from dict.fromkeys(others)
 
     # --- run decisions ----------------------------------------------------------------------
     def _run_key(self, run_id: str) -> str:

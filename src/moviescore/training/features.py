@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+import sys
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
@@ -63,16 +64,26 @@ TARGET_ENCODED = ("production_companies", "keywords")
 MASKED_FIELD = "keywords"  # the list field some sources lack entirely
 
 
-@functools.lru_cache(maxsize=65536)
-def _cached_sentiment(text: str) -> tuple[float, float]:
+# Only texts up to this size (the str object's, sys.getsizeof) are cached, so the cache is
+# bounded in bytes: at most 65,536 × 1,200 B of text. TMDB overviews (≤ 1,000 characters)
+# fit; the API's longer ones are scored on every call.
+MAX_CACHED_TEXT_BYTES = 1_200
+
+
+def _sentiment(text: str) -> tuple[float, float]:
     polarity, subjectivity = _pattern_sentiment(text)  # what TextBlob(text).sentiment computes
     return float(polarity), float(subjectivity)
+
+
+_cached_sentiment = functools.lru_cache(maxsize=65536)(_sentiment)
 
 
 def sentiment(text: object) -> tuple[float, float]:
     """(polarity in [-1, 1], subjectivity in [0, 1]) of a text; (0, 0) for empty or missing."""
     if not isinstance(text, str) or not text.strip():
         return 0.0, 0.0
+    if sys.getsizeof(text) > MAX_CACHED_TEXT_BYTES:
+        return _sentiment(text)
     return _cached_sentiment(text)
 
 

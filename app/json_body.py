@@ -1,0 +1,135 @@
+"""What a JSON request body may be, and what a refused one is told.
+
+FastAPI parses bodies with `json.loads`, which accepts `NaN`, `Infinity` and lone UTF-16
+surrogates — values no JSON encoder can write back — and its default 422 handler echoes every
+offending input. Together they turned such bodies into 500s (the echo could not be encoded) and
+one body with 150,000 unknown keys into a 15 MB answer. Here the body is parsed strictly (RFC
+8259: UTF-8, no NaN/Infinity, no lone surrogates; nesting bounded by the interpreter's recursion
+limit, digits by its int limit, keys per object by MAX_KEYS), lists are validated fail-fast
+(schemas) and every validation error is reported by location and a short
+message only: at most MAX_ERRORS of them, no input echoed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Coroutine
+from typing import Any, NoReturn
+
+from fastapi import Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+
+MAX_KEYS = 64  # per object; the widest the API accepts (a movie) has 13 fields
+MAX_ERRORS = 20  # a batch of 1000 broken movies is told about its first 20 problems
+MAX_LOC_TEXT = 64  # an unknown key is named, cut to this length
+MAX_MSG = 200
+
+
+class _NotJSON(ValueError):
+    pass
+
+
+def _reject_constant(name: str) -> NoReturn:
+    raise _NotJSON(f"{name} is not a JSON number (RFC 8259 has no NaN or Infinity)")
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # Each unknown key is one validation error: bound them before pydantic lists them all.
+    if len(pairs) > MAX_KEYS:
+        raise _NotJSON(f"an object has {len(pairs)} keys; at most {MAX_KEYS} are accepted")
+    return dict(pairs)
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")  # also a valid pair (emoji): the walk decides
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant, object_pairs_hook=_object)
+
+
+def parse_json(body: bytes) -> Any:
+    """The body's value; json.JSONDecodeError (FastAPI's "json_invalid" 422) for anything that is
+    not strict JSON, including input that only a recursion or digit limit stops."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise json.JSONDecodeError("the body is not UTF-8", "", exc.start) from None
+    try:
+        value = _DECODER.decode(text)
+    except json.JSONDecodeError as exc:
+        raise json.JSONDecodeError(exc.msg, "", exc.pos) from None  # never keep the text
+    except RecursionError:
+        raise json.JSONDecodeError("the body is nested too deeply", "", 0) from None
+    except _NotJSON as exc:
+        raise json.JSONDecodeError(str(exc), "", 0) from None
+    except ValueError as exc:  # an integer longer than int's digit limit; the advice is for us
+        raise json.JSONDecodeError(str(exc).split(";")[0], "", 0) from None
+    escape = _SURROGATE_ESCAPE.search(text)  # only an escape can make a surrogate
+    if escape and _has_lone_surrogate(value):
+        raise json.JSONDecodeError("a string holds a lone UTF-16 surrogate", "", escape.start())
+    return value
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    stack = [value]  # iterative: the value may be as deep as the parser allowed
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if not item.isascii():
+                try:
+                    item.encode("utf-8")
+                except UnicodeEncodeError:
+                    return True
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+class StrictJSONRequest(Request):
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            self._json = parse_json(await self.body())
+        return self._json
+
+
+class StrictJSONRoute(APIRoute):
+    """An APIRoute whose JSON body goes through `parse_json` (FastAPI's documented hook)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def strict_handler(request: Request) -> Response:
+            return await handler(StrictJSONRequest(request.scope, request.receive))
+
+        return strict_handler
+
+
+def _short(part: Any) -> str | int:
+    if isinstance(part, int) and not isinstance(part, bool):
+        return part
+    text = str(part)
+    return text if len(text) <= MAX_LOC_TEXT else text[:MAX_LOC_TEXT] + "…"
+
+
+def _error(error: dict[str, Any]) -> dict[str, Any]:
+    msg = str(error.get("msg", "invalid"))
+    if error.get("type") == "json_invalid" and (ctx := error.get("ctx")):
+        msg = f"{msg}: {ctx.get('error')}"  # e.g. "JSON decode error: Expecting value"
+    return {
+        "loc": [_short(part) for part in error.get("loc", ())],
+        "msg": msg[:MAX_MSG],
+        "type": str(error.get("type", "value_error")),
+    }
+
+
+async def validation_error(request: Request, exc: Exception) -> JSONResponse:
+    """422 with where and what, never the input: bounded whatever the body was."""
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    content: dict[str, Any] = {"detail": [_error(e) for e in errors[:MAX_ERRORS]]}
+    if len(errors) > MAX_ERRORS:
+        content["more_errors"] = len(errors) - MAX_ERRORS
+    return JSONResponse(content, 422)
