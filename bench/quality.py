@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from bench.report import ASSETS, Target, machine_note, save_results, table, write_section
-from bench.seed_recipe import SeedRecipe
+from moviescore.training.seed_recipe import SeedRecipe
 from bench.stack import DATA, MIN_VOTES, TRAIN_UNTIL, VAL_UNTIL, forward_split
 from moviescore.ingest.partitions import Splits
 from moviescore.ingest.raw_movie import LABEL

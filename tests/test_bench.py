@@ -19,7 +19,7 @@ from bench.hot_swap import analyse
 from bench.quality import ABLATIONS, _sentiment_note
 from bench.report import Target, replace_section, save_results, write_section
 from bench.rss import PeakRss
-from bench.seed_recipe import SeedRecipe
+from moviescore.training.seed_recipe import SeedRecipe
 from bench.stack import DATA, free_port, stop_pid, wait_http
 
 ROOT = Path(__file__).resolve().parents[1]

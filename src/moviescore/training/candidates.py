@@ -30,6 +30,8 @@ class CandidateResult:
     feature_importances: dict[str, float]
     test_true: np.ndarray
     test_pred: np.ndarray
+    # the validation years' predictions of the model fitted on train only (the backtest's bias)
+    val_pred: np.ndarray | None = None
 
 
 def scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
@@ -153,4 +155,5 @@ def train_candidate(name: str, splits: Splits) -> CandidateResult:
         feature_importances={n: float(v) / total for n, v in zip(names, importances, strict=True)},
         test_true=test_true,
         test_pred=test_pred,
+        val_pred=val_pred,
     )
