@@ -29,7 +29,6 @@ import numpy as np
 import pandas as pd
 
 from bench.report import ASSETS, Target, machine_note, save_results, table, write_section
-from moviescore.training.seed_recipe import SeedRecipe
 from bench.stack import DATA, MIN_VOTES, TRAIN_UNTIL, VAL_UNTIL, forward_split
 from moviescore.ingest.partitions import Splits
 from moviescore.ingest.raw_movie import LABEL
@@ -39,6 +38,7 @@ from moviescore.serving.scoring import SENTIMENT_FEATURES
 # exactly like the candidates.
 from moviescore.training.candidates import baseline_metrics, scores, train_candidate
 from moviescore.training.promotion import pick_challenger
+from moviescore.training.seed_recipe import SeedRecipe
 from moviescore.training.specs import CANDIDATES
 
 TARGET_RATIO = 0.90

@@ -19,8 +19,8 @@ from bench.hot_swap import analyse
 from bench.quality import ABLATIONS, _sentiment_note
 from bench.report import Target, replace_section, save_results, write_section
 from bench.rss import PeakRss
-from moviescore.training.seed_recipe import SeedRecipe
 from bench.stack import DATA, free_port, stop_pid, wait_http
+from moviescore.training.seed_recipe import SeedRecipe
 
 ROOT = Path(__file__).resolve().parents[1]
 

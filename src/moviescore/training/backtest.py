@@ -17,13 +17,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from moviescore.ingest.partitions import Splits, split_by_years
+from moviescore.config import Settings, get_settings
+from moviescore.ingest.partitions import Splits, label_filter, read_all_partitions, split_by_years
 from moviescore.ingest.raw_movie import LABEL
+from moviescore.ingest.snapshot import read_snapshot
 from moviescore.serving.scoring import clamp
 from moviescore.training.candidates import train_candidate
 from moviescore.training.promotion import pick_challenger
@@ -32,8 +35,8 @@ from moviescore.training.specs import CANDIDATES
 
 log = logging.getLogger(__name__)
 
-ORIGINS = tuple(range(2003, 2012))
-DEV_UNTIL = 2011  # the newest release year a tuning decision may look at
+N_ORIGINS = 9  # on the shared data (releases up to 2013): origins 2003-2011
+HOLDOUT_YEARS = 2  # the newest years, read once at the end; decisions look only before them
 SHIPPED, OFFSET, SEED, MEAN = "shipped", "shipped + level offset", "seed recipe", "mean"
 
 
@@ -55,11 +58,14 @@ class Fold:
 
 
 def make_folds(
-    origins: Iterable[int] = ORIGINS, *, val_years: int = 2, horizon: int = 2, last_year: int
+    last_year: int, origins: Iterable[int] | None = None, *, val_years: int = 2, horizon: int = 2
 ) -> list[Fold]:
-    """One fold per origin; test years stop at `last_year` (the newest year in the data)."""
+    """One fold per origin (default: the N_ORIGINS years before last_year - 1); test years stop
+    at `last_year`, the newest release year in the data."""
     if val_years < 1 or horizon < 1:
         raise ValueError(f"val_years and horizon must be >= 1, got {val_years}, {horizon}")
+    if origins is None:
+        origins = range(last_year - N_ORIGINS - 1, last_year - 1)
     folds = [Fold(y, y - val_years, min(y + horizon, last_year)) for y in sorted(set(origins))]
     if not folds or any(f.origin >= last_year for f in folds):
         raise ValueError(f"every origin needs a later test year (data ends in {last_year})")
@@ -85,8 +91,12 @@ class BacktestResult:
 
     folds: list[Fold]
     predictions: pd.DataFrame  # origin, id, release_year, model, y, pred
-    validation: pd.DataFrame  # origin, model, val_rmse, val_bias (mean of y - pred)
-    dev_until: int = DEV_UNTIL
+    validation: pd.DataFrame  # origin, model, val_rmse, val_bias (mean of y - pred), champion
+
+    @property
+    def dev_until(self) -> int:
+        """The newest year a decision may look at: the holdout years come after it."""
+        return max(f.test_until for f in self.folds) - HOLDOUT_YEARS
 
     def dev_origins(self) -> list[int]:
         return [f.origin for f in self.folds if f.test_until <= self.dev_until]
@@ -159,7 +169,7 @@ def run_backtest(
 ) -> BacktestResult:
     """Every fold, one after another (each fit single-threaded), on labelled rows."""
     if folds is None:
-        folds = make_folds(last_year=int(release_years(labelled).max()))
+        folds = make_folds(int(release_years(labelled).max()))
     names = tuple(candidates)
     preds, vals = [], []
     for fold in folds:
@@ -202,3 +212,34 @@ def averages(result: BacktestResult, origins: Iterable[int] | None = None) -> di
 
 def ratio_to_seed(avg: dict[str, float], model: str = SHIPPED) -> float:
     return avg[model] / avg[SEED]
+
+
+def summary(result: BacktestResult) -> dict[str, Any]:
+    """Everything a report shows, JSON-ready: averages (all folds, development, holdout), the
+    headline ratio of the shipped model to the seed recipe, per fold and per year."""
+    dev = result.dev_origins()
+    holdout = [f.origin for f in result.folds if f.origin not in dev]
+    avg = averages(result)
+    avg_dev = averages(result, dev)
+    return {
+        "folds": [
+            {"origin": f.origin, "val_years": f.val_years, "test_years": f.test_years}
+            for f in result.folds
+        ],
+        "dev_origins": dev,
+        "holdout_origins": holdout,
+        "average": avg,
+        "average_dev": avg_dev,
+        "average_holdout": averages(result, holdout) if holdout else {},
+        "ratio": ratio_to_seed(avg),
+        "ratio_dev": ratio_to_seed(avg_dev) if dev else float("nan"),
+        "per_fold": per_fold(result).to_dict("records"),
+        "per_year": per_year(result).to_dict("records"),
+    }
+
+
+def labelled_movies(snapshot: Path | None, settings: Settings | None = None) -> pd.DataFrame:
+    """The labelled rows a backtest runs on: a snapshot file's, or every collected partition's."""
+    settings = settings or get_settings()
+    movies = read_snapshot(snapshot) if snapshot else read_all_partitions(settings)
+    return label_filter(movies, settings.min_vote_count)
