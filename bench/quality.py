@@ -226,7 +226,7 @@ def run(data: Path = DATA, tuning: Path = TUNING) -> dict[str, Any]:
             f"**Headline: average RMSE over the {len(result.folds)} folds, shipped / seed recipe "
             f"= {ratio:.3f}** (target ≤ {TARGET_RATIO}; development folds {ratio_dev:.3f}).",
             table(
-                ["fold origin", "val years", "test years (rows)", "shipped", *models],
+                ["fold origin", "val years", "test years (rows)", "shipped model", *models],
                 fold_rows,
             ),
             table(

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
+from moviescore.cli import app
+from moviescore.config import Settings
 from moviescore.ingest.tmdb_details import records_to_frame
 from moviescore.training import backtest as bt
 from moviescore.training.specs import CANDIDATES
@@ -102,3 +108,45 @@ def test_report_has_every_model_on_the_same_rows_of_every_fold() -> None:
     years = {r["release_year"] for r in report["per_year"]}
     assert years == {2010, 2011, 2012, 2013}
     assert all(np.isfinite(r["bias"]) for r in report["per_year"])
+
+
+def _snapshot(tmp_path: Path) -> Path:
+    path = tmp_path / "movies.jsonl"
+    rows = _movies(2004, 2013, per_year=20).to_dict("records")
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    return path
+
+
+def test_backtest_command_prints_and_writes_the_report(tmp_path: Path, settings: Settings) -> None:
+    out = tmp_path / "report.json"
+    args = [
+        "backtest",
+        "--snapshot",
+        str(_snapshot(tmp_path)),
+        "--folds",
+        "2",
+        "--output",
+        str(out),
+    ]
+    result = CliRunner().invoke(app, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "shipped / seed recipe" in result.stdout and bt.SEED in result.stdout
+    report = json.loads(out.read_text())
+    assert [f["origin"] for f in report["folds"]] == [2010, 2011]
+    assert report["ratio"] == pytest.approx(
+        report["average"]["shipped"] / report["average"][bt.SEED]
+    )
+
+
+def test_tune_command_writes_the_study(tmp_path: Path, settings: Settings) -> None:
+    out = tmp_path / "study.json"
+    args = ["tune", "--model", "random_forest", "--output", str(out), "--trials", "3"]
+    args += ["--snapshot", str(_snapshot(tmp_path)), "--folds", "2"]
+    result = CliRunner().invoke(app, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    study = json.loads(out.read_text())
+    assert study["model"] == "random_forest" and study["folds"] == [2010, 2011]
+    assert len(study["trials"]) == 3  # the defaults are the first trial, so best <= defaults
+    assert study["best_val_rmse"] <= study["default_val_rmse"] + 1e-12
+    bad = CliRunner().invoke(app, [*args[:2], "nope", *args[3:]])
+    assert bad.exit_code != 0 and "unknown model" in str(bad.exception)

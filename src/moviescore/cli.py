@@ -131,12 +131,13 @@ def predict(
 def backtest(
     snapshot: SnapshotOpt = None,
     output: Annotated[Path | None, typer.Option(help="Also write the full report as JSON.")] = None,
+    folds: Annotated[int, typer.Option(min=1, help="Origins, newest first.")] = 9,
 ) -> None:
     """Rolling forward-in-time evaluation: every candidate beside the seed recipe and the mean
     (default data: every collected raw partition)."""
     from moviescore.training.backtest import labelled_movies, run_backtest, summary
 
-    report = summary(run_backtest(labelled_movies(snapshot)))
+    report = summary(run_backtest(labelled_movies(snapshot), n_origins=folds))
     table = Table(title="average test RMSE over the folds")
     for header in ("model", "all folds", "development", "holdout"):
         table.add_column(header, justify="right" if header != "model" else "left")
@@ -157,12 +158,14 @@ def tune(
     snapshot: SnapshotOpt = None,
     trials: Annotated[int, typer.Option(min=1)] = 40,
     timeout: Annotated[float, typer.Option(min=1, help="Seconds the search may take.")] = 600,
+    folds: Annotated[int, typer.Option(min=1, help="Origins, newest first.")] = 9,
 ) -> None:
     """Search one candidate's hyperparameters on the backtest folds' validation years."""
     from moviescore.training.backtest import labelled_movies
     from moviescore.training.tuning import tune_to_file
 
-    record = tune_to_file(model, labelled_movies(snapshot), output, trials=trials, timeout=timeout)
+    labelled = labelled_movies(snapshot)
+    record = tune_to_file(model, labelled, output, trials=trials, timeout=timeout, n_origins=folds)
     _print_json(
         {k: record[k] for k in ("model", "default_val_rmse", "best_val_rmse", "best_params")}
     )

@@ -58,14 +58,21 @@ class Fold:
 
 
 def make_folds(
-    last_year: int, origins: Iterable[int] | None = None, *, val_years: int = 2, horizon: int = 2
+    last_year: int,
+    origins: Iterable[int] | None = None,
+    *,
+    n_origins: int = N_ORIGINS,
+    val_years: int = 2,
+    horizon: int = 2,
 ) -> list[Fold]:
-    """One fold per origin (default: the N_ORIGINS years before last_year - 1); test years stop
+    """One fold per origin (default: the `n_origins` years up to last_year - 2); test years stop
     at `last_year`, the newest release year in the data."""
-    if val_years < 1 or horizon < 1:
-        raise ValueError(f"val_years and horizon must be >= 1, got {val_years}, {horizon}")
+    if val_years < 1 or horizon < 1 or n_origins < 1:
+        raise ValueError(
+            f"need val_years, horizon, n_origins >= 1: {val_years, horizon, n_origins}"
+        )
     if origins is None:
-        origins = range(last_year - N_ORIGINS - 1, last_year - 1)
+        origins = range(last_year - n_origins - 1, last_year - 1)
     folds = [Fold(y, y - val_years, min(y + horizon, last_year)) for y in sorted(set(origins))]
     if not folds or any(f.origin >= last_year for f in folds):
         raise ValueError(f"every origin needs a later test year (data ends in {last_year})")
@@ -166,10 +173,12 @@ def run_backtest(
     folds: list[Fold] | None = None,
     candidates: Iterable[str] = CANDIDATES,
     on_fold: Callable[[Fold, pd.DataFrame], None] | None = None,
+    n_origins: int = N_ORIGINS,
 ) -> BacktestResult:
-    """Every fold, one after another (each fit single-threaded), on labelled rows."""
+    """Every fold (default: the newest `n_origins`), one after another (each fit
+    single-threaded), on labelled rows."""
     if folds is None:
-        folds = make_folds(int(release_years(labelled).max()))
+        folds = make_folds(int(release_years(labelled).max()), n_origins=n_origins)
     names = tuple(candidates)
     preds, vals = [], []
     for fold in folds:

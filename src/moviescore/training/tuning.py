@@ -26,7 +26,13 @@ import pandas as pd
 from moviescore.ingest.partitions import atomic_write
 from moviescore.ingest.raw_movie import LABEL
 from moviescore.serving.scoring import clamp
-from moviescore.training.backtest import Fold, fold_splits, make_folds, release_years
+from moviescore.training.backtest import (
+    N_ORIGINS,
+    Fold,
+    fold_splits,
+    make_folds,
+    release_years,
+)
 from moviescore.training.features import MovieFeatures
 from moviescore.training.specs import default_params, make_regressor
 
@@ -133,11 +139,17 @@ def tune(
 
 
 def tune_to_file(
-    name: str, labelled: pd.DataFrame, path: Path, *, trials: int, timeout: float
+    name: str,
+    labelled: pd.DataFrame,
+    path: Path,
+    *,
+    trials: int,
+    timeout: float,
+    n_origins: int = N_ORIGINS,
 ) -> dict[str, Any]:
     """Tune `name` on the backtest's folds of `labelled`; the study is written to `path`."""
     default_params(name)  # an unknown model fails here, before any work
-    folds = make_folds(int(release_years(labelled).max()))
+    folds = make_folds(int(release_years(labelled).max()), n_origins=n_origins)
     record = tune(name, fold_matrices(labelled, folds), trials=trials, timeout=timeout)
     text = json.dumps(record, indent=2) + "\n"
     atomic_write(path, lambda tmp: tmp.write_text(text))
