@@ -32,6 +32,8 @@ from sklearn.model_selection import KFold
 from sklearn.pipeline import Pipeline
 from textblob.en import sentiment as _pattern_sentiment
 
+from moviescore.ingest.raw_movie import CREDIT_FIELDS
+
 WORD = re.compile(r"\w+")
 SEQUEL = re.compile(r"(?:\b(?:[2-9]|ii|iii|iv|part)\b|:)", re.IGNORECASE)
 OTHER = "other"
@@ -61,9 +63,8 @@ BASE_FEATURES = (
 # List fields whose items get a smoothed, out-of-fold target encoding (mean over the items).
 TARGET_ENCODED = ("production_companies", "keywords")
 MASKED_FIELD = "keywords"  # the list field some sources lack entirely
-# Who made it (ingest.raw_movie.CREDIT_FIELDS). Not in TARGET_ENCODED: no labelled data here has
-# credits, so their effect is unmeasured; `with_credits()` is the switch (docs/BENCHMARKS.md).
-CREDIT_FIELDS = ("directors", "writers", "cast")
+# Who made it (CREDIT_FIELDS) is not in TARGET_ENCODED: no labelled data here has credits, so
+# their effect is unmeasured; `with_credits()` is the switch (docs/BENCHMARKS.md).
 
 
 @functools.lru_cache(maxsize=65536)
