@@ -323,9 +323,10 @@ def run(data: Path = DATA, tuning: Path = TUNING) -> dict[str, Any]:
             "development folds' test years are validation years of later folds, so that gain is "
             "optimistic; the holdout folds are the honest reading: with the previous defaults "
             f"(same backtest, {PREVIOUS['date']}) the shipped model averaged "
-            f"{PREVIOUS['holdout']:.3f} there, now {report['average_holdout'][bt.SHIPPED]:.3f}; over "
-            f"all folds {PREVIOUS['all']:.3f} (ratio {PREVIOUS['ratio']:.3f}), now {avg[bt.SHIPPED]:.3f} "
-            f"(ratio {ratio:.3f}).",
+            f"{PREVIOUS['holdout']:.3f} there, now "
+            f"{report['average_holdout'][bt.SHIPPED]:.3f}; over all folds "
+            f"{PREVIOUS['all']:.3f} (ratio {PREVIOUS['ratio']:.3f}), now "
+            f"{avg[bt.SHIPPED]:.3f} (ratio {ratio:.3f}).",
             table(
                 [
                     "model",
