@@ -410,7 +410,8 @@ def run(data: Path = DATA, tuning: Path = TUNING) -> dict[str, Any]:
                 or [["(no study stored)", "", "", "", "", ""]],
             ),
             "**Other levers on the validation years** (mean validation RMSE over the folds, "
-            "fixed rounds, shipped defaults; kept only when lower than the first row):",
+            "fixed rounds, shipped defaults; a lever changes the served model only when it "
+            f"saves at least {OFFSET_WORTH} against the first row):",
             table(
                 ["lever", "xgboost val RMSE", "lightgbm val RMSE"],
                 [[r["lever"], r["xgboost"], r["lightgbm"]] for r in levers],
