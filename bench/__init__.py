@@ -11,5 +11,6 @@ Every benchmark calls the library (never a copy of its logic), so it measures wh
 land in docs/BENCHMARKS.md between `<!-- bench:NAME -->` markers, as JSON in docs/bench/NAME.json
 (which the summary table at the top is rebuilt from) and as PNG plots in docs/bench/.
 Shared pieces: `report` (sections, summary), `stack` (SeaweedFS + champion + API subprocess, the
-forward split), `rss` (peak memory sampler), `bare_app` (the FastAPI yardstick), `profile` (py-spy samples grouped into components).
+forward split), `rss` (peak memory sampler), `bare_app` (the FastAPI yardstick), `profile`
+(py-spy samples grouped into components).
 """
