@@ -1,21 +1,25 @@
-"""Prediction quality on a forward split, side by side with the seed recipe and the mean.
+"""Prediction quality on the rolling backtest, side by side with the seed recipe and the mean.
 
-    .venv/bin/python -m bench.quality [--data PATH]
+    .venv/bin/python -m bench.quality [--data PATH] [--tuning DIR]
 
-Shared data, label filter vote_count > 5; train <= 2009, validate 2010-2011, test 2012-2013
-(`dataset.split_by_years`). Candidates go through `train.train_candidate` exactly as in the
-pipeline: selected on validation, refitted on train + val, scored once on test. So the seed
-recipe and the mean are scored the same way: val from a fit on train, test from a fit on
-train + val — which is also DESIGN.md's reference split (train <= 2011 / test 2012-2013).
-The champion is the candidate with the lowest validation RMSE (`promotion.pick_challenger`).
-Ablation: the champion's model retrained with one group of raw inputs neutralised in every split
-(the features module has no switch per group, so the inputs are blanked instead; a blanked group
-carries no information, which is what "without it" means for a tree model).
+Shared data, label filter vote_count > 5; `training.backtest` folds: origin Y trains on
+releases <= Y-2, validates on Y-1..Y, tests on Y+1..Y+2, for Y = 2003..2011 (the last fold is
+DESIGN.md's reference split: train + val <= 2011, test 2012-2013). Candidates via
+`candidates.train_candidate` as in the pipeline; the shipped model of a fold is the candidate with
+the lowest validation RMSE. Decisions are read on the development folds (test years <= 2011);
+the holdout folds (test years reaching 2012-2013) are reported, not used to decide.
+
+Levers, each an ablation row: the level offset (the shipped model's mean validation error added
+to its test ratings), input groups blanked in every split (a blanked group carries no
+information, which is what "without it" means for a tree model), hyperparameters from
+`moviescore tune` studies (JSON in --tuning, scored on the folds' validation years), credits.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -27,22 +31,27 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import Ridge
+from sklearn.model_selection import KFold
 
 from bench.report import ASSETS, Target, machine_note, save_results, table, write_section
-from bench.seed_recipe import SeedRecipe
-from bench.stack import DATA, MIN_VOTES, TRAIN_UNTIL, VAL_UNTIL, forward_split, scored
-from moviescore.ingest.partitions import Splits
-from moviescore.ingest.raw_movie import LABEL
-from moviescore.serving.scoring import SENTIMENT_FEATURES
+from bench.stack import DATA, MIN_VOTES
+from moviescore.ingest.partitions import Splits, label_filter
+from moviescore.ingest.snapshot import read_snapshot
+from moviescore.serving.scoring import SENTIMENT_FEATURES, clamp
+from moviescore.training import backtest as bt
+from moviescore.training import tuning
+from moviescore.training.candidates import train_candidate
+from moviescore.training.features import BASE_FEATURES, MovieFeatures
+from moviescore.training.specs import CANDIDATES, spec
 
-# `scores`, not `evaluate`: the seed recipe is not a fitted sklearn Pipeline, but it is scored
-# exactly like the candidates.
-from moviescore.training.candidates import baseline_metrics, scores, train_candidate
-from moviescore.training.promotion import pick_challenger
-from moviescore.training.specs import CANDIDATES
-
-TARGET_RATIO = 0.90
+TARGET_RATIO = 0.87
 REFERENCE = {"mean": 0.927, "seed": 0.807}  # DESIGN.md, train <= 2011 / test 2012-2013
+TUNING = ASSETS / "tuning"
+# The backtest with the defaults before the tuning round (first run of this benchmark).
+PREVIOUS = {"date": "2026-11-30", "all": 0.690, "ratio": 0.878, "holdout": 0.709}
+OFFSET_WORTH = 0.005  # RMSE a lever must save to change the served model
 
 
 def _blank(column: str, value: Any) -> Callable[[pd.DataFrame], pd.DataFrame]:
@@ -88,40 +97,376 @@ ABLATIONS: dict[str, Callable[[pd.DataFrame], pd.DataFrame]] = {
 }
 
 
-def seed_metrics(splits: Splits) -> dict[str, float]:
-    """Seed recipe, scored like the candidates: val from train, test from train + val."""
-    val = SeedRecipe().fit(splits.train).predict(splits.val)
-    refit = SeedRecipe().fit(pd.concat([splits.train, splits.val], ignore_index=True))
-    out = {f"val_{k}": v for k, v in scores(_y(splits.val), val).items()}
-    out |= {f"test_{k}": v for k, v in scores(_y(splits.test), refit.predict(splits.test)).items()}
-    return out
+def _rmse(y: np.ndarray, pred: np.ndarray) -> float:
+    return float(np.sqrt(np.mean((y - pred) ** 2)))
 
 
-def reference_mean(splits: Splits) -> dict[str, float]:
-    """The mean of train + val predicted for the test years (DESIGN.md's reference split)."""
-    refit = Splits(pd.concat([splits.train, splits.val]), splits.val, splits.test)
-    return {k: v for k, v in baseline_metrics(refit).items() if k.startswith("test_")}
-
-
-def _y(df: pd.DataFrame) -> np.ndarray:
-    return df[LABEL].to_numpy(dtype=float)
-
-
-def ablate(champion: str, splits: Splits, full: dict[str, float]) -> list[dict[str, Any]]:
+def ablate(
+    model: str, labelled: pd.DataFrame, result: bt.BacktestResult, full: dict[int, float]
+) -> list[dict[str, Any]]:
+    """`model` refitted on every fold with one input group blanked; mean RMSE deltas (dev,
+    holdout). The release date is blanked after the fold is cut, so the folds stay the same."""
+    dev = set(result.dev_origins())
     rows = []
     for group, blank in ABLATIONS.items():
-        blanked = Splits(*(blank(part) for part in splits))
-        metrics = train_candidate(champion, blanked).metrics
+        per_fold = {}
+        for fold in result.folds:
+            splits = Splits(*(blank(part) for part in bt.fold_splits(labelled, fold)))
+            res = train_candidate(model, splits)
+            per_fold[fold.origin] = _rmse(res.test_true, res.test_pred)
+        delta = {o: per_fold[o] - full[o] for o in per_fold}
         rows.append(
             {
                 "group": group,
-                "val_rmse": metrics["val_rmse"],
-                "test_rmse": metrics["test_rmse"],
-                "val_delta": metrics["val_rmse"] - full["val_rmse"],
-                "test_delta": metrics["test_rmse"] - full["test_rmse"],
+                "dev_delta": float(np.mean([d for o, d in delta.items() if o in dev])),
+                "holdout_delta": float(np.mean([d for o, d in delta.items() if o not in dev])),
             }
         )
     return rows
+
+
+def _val_rmse(name: str, mats: list[tuning.FoldMatrices], tau: float | None = None) -> float:
+    """Mean validation RMSE over the folds; `tau` weights training rows by recency."""
+    rmses = []
+    for m in mats:
+        weight = None
+        if tau is not None:
+            years = m.X_train[:, BASE_FEATURES.index("release_year")]
+            weight = np.nan_to_num(np.exp((years - np.nanmax(years)) / tau), nan=1.0)
+        model = spec(name).build().fit(m.X_train, m.y_train, sample_weight=weight)
+        rmses.append(_rmse(m.y_val, clamp(model.predict(m.X_val))))
+    return float(np.mean(rmses))
+
+
+def _text(df: pd.DataFrame) -> list[str]:
+    """Overview, tagline, keywords, genres and companies of each row as one document."""
+
+    def words(items: Any) -> str:
+        return " ".join(str(i).replace(" ", "_") for i in items) if isinstance(items, list) else ""
+
+    return [
+        " ".join(
+            [
+                str(r.get("overview") or ""),
+                str(r.get("tagline") or ""),
+                words(r.get("keywords")),
+                words(r.get("genres")),
+                words(r.get("production_companies")),
+            ]
+        )
+        for r in df.to_dict("records")
+    ]
+
+
+def _ridge_score(train: list[str], y: np.ndarray, rows: list[str]) -> np.ndarray:
+    tfidf = TfidfVectorizer(min_df=2, sublinear_tf=True)
+    model = Ridge(alpha=10.0).fit(tfidf.fit_transform(train), y - y.mean())
+    return np.asarray(model.predict(tfidf.transform(rows)))
+
+
+def with_text_score(
+    labelled: pd.DataFrame, folds: list[bt.Fold], base: list[tuning.FoldMatrices]
+) -> list[tuning.FoldMatrices]:
+    """`base` plus one column: a TF-IDF ridge score of the text (out of fold on train rows)."""
+    out = []
+    for fold, m in zip(folds, base, strict=True):
+        train, val, _ = bt.fold_splits(labelled, fold)
+        docs, val_docs = _text(train), _text(val)
+        oof = np.zeros(len(docs))
+        for fit, enc in KFold(5, shuffle=True, random_state=0).split(docs):
+            oof[enc] = _ridge_score([docs[i] for i in fit], m.y_train[fit], [docs[i] for i in enc])
+        val_score = _ridge_score(docs, m.y_train, val_docs)
+        out.append(
+            tuning.FoldMatrices(
+                m.origin,
+                np.column_stack([m.X_train, oof]),
+                m.y_train,
+                np.column_stack([m.X_val, val_score]),
+                m.y_val,
+            )
+        )
+    return out
+
+
+def validation_levers(labelled: pd.DataFrame, folds: list[bt.Fold]) -> list[dict[str, Any]]:
+    """Levers read on the folds' validation years only (fixed rounds, as `moviescore tune`)."""
+    base = tuning.fold_matrices(labelled, folds)
+    variants: list[tuple[str, list[tuning.FoldMatrices], float | None]] = [
+        ("shipped features and defaults", base, None),
+        ("recency-weighted fit, weight e^((year − newest)/20)", base, 20.0),
+        ("recency-weighted fit, weight e^((year − newest)/10)", base, 10.0),
+    ]
+    variants.append(
+        (
+            "+ TF-IDF ridge score of overview, tagline, keywords, genres, companies",
+            with_text_score(labelled, folds, base),
+            None,
+        )
+    )
+    for smoothing in (5.0, 25.0):
+        mats = tuning.fold_matrices(
+            labelled, folds, functools.partial(MovieFeatures, smoothing=smoothing)
+        )
+        variants.append((f"target-encoding smoothing {smoothing:g} (shipped: 10)", mats, None))
+    return [
+        {"lever": label, **{n: _val_rmse(n, mats, tau) for n in ("xgboost", "lightgbm")}}
+        for label, mats, tau in variants
+    ]
+
+
+def tuning_rows(directory: Path) -> list[dict[str, Any]]:
+    """The stored `moviescore tune` studies: defaults vs best on the folds' validation years."""
+    rows = []
+    for path in sorted(directory.glob("*.json")):
+        study = json.loads(path.read_text())
+        rows.append(
+            {
+                "model": study["model"],
+                "trials": len(study["trials"]),
+                "seconds": study["seconds"],
+                "default_val_rmse": study["default_val_rmse"],
+                "best_val_rmse": study["best_val_rmse"],
+                "best_params": study["best_params"],
+            }
+        )
+    return rows
+
+
+def plot(years: pd.DataFrame, folds: pd.DataFrame, out: Path) -> None:
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    for model, color in ((bt.SHIPPED, "tab:green"), (bt.SEED, "tab:grey"), (bt.MEAN, "k")):
+        f = folds[folds["model"] == model]
+        left.plot(f["origin"], f["rmse"], marker="o", color=color, label=model)
+        y = years[years["model"] == model]
+        right.plot(y["release_year"], y["bias"], marker="o", color=color, label=model)
+    left.set_xlabel("fold origin (train + val <= origin, test the next two years)")
+    left.set_ylabel("test RMSE")
+    left.set_title("RMSE per fold")
+    right.axhline(0, color="black", linewidth=0.5)
+    right.set_xlabel("release year")
+    right.set_ylabel("mean error (truth - prediction)")
+    right.set_title("Bias per release year (test rows)")
+    for ax in (left, right):
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+
+
+def _avg_row(name: str, report: dict[str, Any], key: str) -> list[Any]:
+    return [name] + [report[k].get(key, float("nan")) for k in ("average_dev", "average_holdout")]
+
+
+def run(data: Path = DATA, tuning: Path = TUNING) -> dict[str, Any]:
+    started = time.monotonic()
+    note = machine_note()
+    labelled = label_filter(read_snapshot(data), MIN_VOTES)
+    result = bt.run_backtest(labelled)
+    report = bt.summary(result)
+    folds = bt.per_fold(result)
+    years = bt.per_year(result)
+    champions = {
+        int(str(o)): str(c)
+        for o, c in result.validation.groupby("origin")["champion"].first().items()
+    }
+    shipped_counts = pd.Series(list(champions.values())).value_counts()
+    most_shipped = str(shipped_counts.index[0])
+    rmse = {(int(o), str(m)): float(r) for o, m, r in folds[["origin", "model", "rmse"]].values}
+    full = {o: r for (o, m), r in rmse.items() if m == most_shipped}
+    ablation = ablate(most_shipped, labelled, result, full)
+    studies = tuning_rows(tuning)
+    levers = validation_levers(labelled, result.folds)
+    plot(years, folds, ASSETS / "quality_rmse.png")
+    elapsed = time.monotonic() - started
+
+    avg = report["average"]
+    ratio, ratio_dev = report["ratio"], report["ratio_dev"]
+    models = [*CANDIDATES, bt.SHIPPED, bt.SEED, bt.MEAN]
+    fold_rows = []
+    for fold in result.folds:
+        part = "dev" if fold.origin in report["dev_origins"] else "holdout"
+        n = int(folds[(folds["origin"] == fold.origin) & (folds["model"] == bt.MEAN)]["n"].iloc[0])
+        fold_rows.append(
+            [
+                f"{fold.origin} ({part})",
+                f"{fold.train_until + 1}–{fold.origin}",
+                f"{fold.test_years[0]}–{fold.test_years[-1]} ({n})",
+                champions[fold.origin],
+                *[rmse[fold.origin, m] for m in models],
+            ]
+        )
+    fold_rows.append(["average", "", "", "", *[avg[m] for m in models]])
+    year_rows = []
+    stats = {(int(y), str(m)): (int(n), float(r), float(b)) for y, m, n, r, b in years.values}
+    for year in sorted({y for y, _ in stats}):
+        year_rows.append(
+            [year, stats[year, bt.MEAN][0]]
+            + [v for m in (bt.SHIPPED, bt.SEED, bt.MEAN) for v in stats[year, m][1:]]
+            + [stats[year, bt.OFFSET][1]]
+        )
+    last = result.folds[-1]
+    body = "\n\n".join(
+        [
+            "## Prediction quality (`.venv/bin/python -m bench.quality`; "
+            "`moviescore backtest --snapshot PATH` prints the same backtest)",
+            f"Data: `{data.name}`, label filter `vote_count > {MIN_VOTES}` ({len(labelled)} "
+            "movies). Rolling backtest (`moviescore.training.backtest`): a fold with origin Y "
+            "trains on releases ≤ Y−2, validates on Y−1..Y (early stopping, choice of the "
+            "shipped model) and tests on Y+1..Y+2. Every model on the same rows of each fold. "
+            "Candidates via `candidates.train_candidate` (val from the fit on train, test from "
+            "the refit on train + val, as the pipeline ships it); the seed recipe "
+            "(`training/seed_recipe.py`) and the mean are fitted the same way. *shipped* = the "
+            "candidate with the lowest validation RMSE of the fold. Development folds (test "
+            f"years ≤ {result.dev_until}) are where decisions are read; holdout folds reach "
+            f"{result.dev_until + 1}–{last.test_until} and were read once, at the end.",
+            f"**Headline: average RMSE over the {len(result.folds)} folds, shipped / seed recipe "
+            f"= {ratio:.3f}** (target ≤ {TARGET_RATIO}; development folds {ratio_dev:.3f}).",
+            table(
+                ["fold origin", "val years", "test years (rows)", "shipped model", *models],
+                fold_rows,
+            ),
+            table(
+                ["model", "avg RMSE, development folds", "avg RMSE, holdout folds"],
+                [_avg_row(m, report, m) for m in [*models, bt.OFFSET]],
+            ),
+            f"The last fold (origin {last.origin}) is DESIGN.md's reference split: mean "
+            f"{rmse[last.origin, bt.MEAN]:.3f} (reference {REFERENCE['mean']}), seed "
+            f"recipe {rmse[last.origin, bt.SEED]:.3f} (reference {REFERENCE['seed']}).",
+            "Per release year (test rows of every fold that tests the year, pooled; bias = mean "
+            "of truth − prediction, negative = predicted too high):",
+            table(
+                [
+                    "year",
+                    "rows",
+                    "shipped RMSE",
+                    "shipped bias",
+                    "seed RMSE",
+                    "seed bias",
+                    "mean RMSE",
+                    "mean bias",
+                    "shipped + offset RMSE",
+                ],
+                year_rows,
+            ),
+            "### Levers (ablations on the backtest)",
+            "**Level offset** (shipped model's mean validation error added to its test "
+            "ratings): development folds "
+            f"{report['average_dev'][bt.SHIPPED]:.3f} → {report['average_dev'][bt.OFFSET]:.3f}, "
+            f"holdout {report['average_holdout'][bt.SHIPPED]:.3f} → "
+            f"{report['average_holdout'][bt.OFFSET]:.3f}. "
+            + _offset_verdict(report["average_dev"][bt.SHIPPED] - report["average_dev"][bt.OFFSET])
+            + " Shipped model's bias in the newest years: "
+            + ", ".join(
+                f"{y} {stats[y, bt.SHIPPED][2]:+.3f}" for y in sorted({y for y, _ in stats})[-3:]
+            )
+            + " (positive = rated higher than predicted): only the newest, partial year sits "
+            "above the prediction, so there is no steady upward shift in this data for an offset "
+            "learned on older years to correct.",
+            f"**Input groups**: `{most_shipped}` (shipped in {shipped_counts.iloc[0]} of "
+            f"{len(champions)} folds) refitted on every fold with one group blanked; Δ = mean "
+            "RMSE without the group − with everything (positive = the group helps). "
+            + _sentiment_note(BASE_FEATURES),
+            table(
+                ["group removed", "Δ development folds", "Δ holdout folds"],
+                [
+                    [r["group"], f"{r['dev_delta']:+.3f}", f"{r['holdout_delta']:+.3f}"]
+                    for r in ablation
+                ],
+            ),
+            "**Hyperparameters** (`moviescore tune`, Optuna TPE, objective = mean validation "
+            "RMSE over the nine folds' validation years 2002–2011 with fixed rounds; studies in "
+            "`docs/bench/tuning/`). The best parameters, rounded, are the defaults in "
+            "`training/specs.py` that the backtest above ran with; on the development folds they "
+            "took the shipped model from 0.685 to 0.677 (ratio 0.879 → 0.869) and the "
+            "validation RMSE of the pipeline's early-stopped fit from 0.694 to 0.691. The "
+            "development folds' test years are validation years of later folds, so that gain is "
+            "optimistic; the holdout folds are the honest reading: with the previous defaults "
+            f"(same backtest, {PREVIOUS['date']}) the shipped model averaged "
+            f"{PREVIOUS['holdout']:.3f} there, now "
+            f"{report['average_holdout'][bt.SHIPPED]:.3f}; over all folds "
+            f"{PREVIOUS['all']:.3f} (ratio {PREVIOUS['ratio']:.3f}), now "
+            f"{avg[bt.SHIPPED]:.3f} (ratio {ratio:.3f}).",
+            table(
+                [
+                    "model",
+                    "trials",
+                    "s",
+                    "previous defaults val RMSE",
+                    "best val RMSE",
+                    "best params",
+                ],
+                [
+                    [
+                        s["model"],
+                        s["trials"],
+                        f"{s['seconds']:.0f}",
+                        s["default_val_rmse"],
+                        s["best_val_rmse"],
+                        ", ".join(f"{k}={_short(v)}" for k, v in s["best_params"].items()),
+                    ]
+                    for s in studies
+                ]
+                or [["(no study stored)", "", "", "", "", ""]],
+            ),
+            "**Other levers on the validation years** (mean validation RMSE over the folds, "
+            "fixed rounds, shipped defaults; a lever changes the served model only when it "
+            f"saves at least {OFFSET_WORTH} against the first row):",
+            table(
+                ["lever", "xgboost val RMSE", "lightgbm val RMSE"],
+                [[r["lever"], r["xgboost"], r["lightgbm"]] for r in levers],
+            ),
+            "**Credits** (directors, writers, top-3 cast, target-encoded out of fold): not "
+            "measurable here — neither shared file has credits (the TMDB 5000 zip has no "
+            "`credits`/`cast`/`crew` column; the 2026 details sample neither). The collector "
+            "asks TMDB for them (`append_to_response=keywords,credits`), snapshots that carry "
+            "them are read, sources without them give None (unknown → NaN), and "
+            "`features.with_credits()` encodes them; the shipped feature set leaves them out "
+            "until labelled data with credits can show they help.",
+            "**Text beyond the two sentiment numbers**: the TF-IDF ridge row above (out of "
+            "fold on the train rows, alpha 10). Not kept unless it saves at least "
+            f"{OFFSET_WORTH} on the validation years: the same score made later releases worse "
+            "before (0.842 against 0.821 for the same boosters without it), and it would add "
+            "a vectoriser and a ridge model to every served request.",
+            "![RMSE per fold and bias per year](bench/quality_rmse.png)",
+            f"Run: {note}; took {elapsed:.0f} s.",
+        ]
+    )
+    write_section("quality", body)
+    targets = [
+        Target(
+            "rolling backtest: average RMSE shipped / seed recipe ≤ 0.87",
+            f"{ratio:.3f} ({avg[bt.SHIPPED]:.3f} vs {avg[bt.SEED]:.3f} over "
+            f"{len(result.folds)} folds; development folds {ratio_dev:.3f})",
+            ratio <= TARGET_RATIO,
+            "" if ratio <= TARGET_RATIO else "see the levers in the quality section",
+        )
+    ]
+    data_out = {
+        "report": report,
+        "champions": champions,
+        "ablation_model": most_shipped,
+        "ablation": ablation,
+        "tuning": studies,
+        "validation_levers": levers,
+        "seconds": elapsed,
+    }
+    save_results("quality", targets, data_out)
+    return data_out
+
+
+def _offset_verdict(gain: float) -> str:
+    if gain < OFFSET_WORTH:
+        return (
+            f"Not shipped: a development gain under {OFFSET_WORTH} is within the noise of a "
+            "parameter change, and the offset would have to live inside the served model (its "
+            "compiled form included); the bias per year above is the measure to watch."
+        )
+    return "Worth shipping: the served model needs the offset step (follow-up)."
+
+
+def _short(value: Any) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
 def _sentiment_note(names: Any) -> str:
@@ -137,133 +482,13 @@ def _sentiment_note(names: Any) -> str:
     )
 
 
-def plot(results: dict[str, dict[str, float]], champion: str, out: Path) -> None:
-    names = list(results)
-    test = [results[n]["test_rmse"] for n in names]
-    val = [results[n]["val_rmse"] for n in names]
-    colors = [
-        "tab:green" if n == champion else "tab:grey" if n in ("mean", "seed recipe") else "tab:blue"
-        for n in names
-    ]
-    x = np.arange(len(names))
-    fig, ax = plt.subplots(figsize=(8, 4))
-    ax.bar(x, test, color=colors, label="test 2012-2013")
-    ax.scatter(x, val, color="black", marker="_", s=400, label="validation 2010-2011", zorder=3)
-    for xi, value in zip(x, test, strict=True):
-        ax.text(float(xi), value + 0.01, f"{value:.3f}", ha="center", fontsize=8)
-    ax.set_xticks(x, names, rotation=15)
-    ax.set_ylabel("RMSE (TMDB rating points)")
-    ax.set_ylim(0, max(test + val) * 1.15)
-    ax.set_title("Test RMSE per model vs baselines (green: champion)")
-    ax.legend(loc="lower left", fontsize=8)
-    fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
-
-
-def run(data: Path = DATA) -> dict[str, Any]:
-    started = time.monotonic()
-    note = machine_note()
-    labelled, splits = forward_split(data)
-    fitted = {name: train_candidate(name, splits) for name in CANDIDATES}
-    candidates = {name: result.metrics for name, result in fitted.items()}
-    champion = pick_challenger([scored(result) for result in fitted.values()]).model_name
-    seed = seed_metrics(splits)
-    results: dict[str, dict[str, float]] = dict(candidates)
-    results["seed recipe"] = seed
-    results["mean"] = baseline_metrics(splits)
-    ref_mean = reference_mean(splits)
-    ratio = candidates[champion]["test_rmse"] / seed["test_rmse"]
-    val_ratio = candidates[champion]["val_rmse"] / seed["val_rmse"]
-    ablation = ablate(champion, splits, candidates[champion])
-    plot(results, champion, ASSETS / "quality_rmse.png")
-    elapsed = time.monotonic() - started
-
-    metric_rows = [
-        [name + (" (champion)" if name == champion else "")]
-        + [results[name][f"{s}_{k}"] for s in ("val", "test") for k in ("rmse", "mae", "r2")]
-        for name in results
-    ]
-    sizes = {part: len(getattr(splits, part)) for part in ("train", "val", "test")}
-    body = "\n\n".join(
-        [
-            "## Prediction quality (`.venv/bin/python -m bench.quality`)",
-            f"Data: `{data.name}`, label filter `vote_count > {MIN_VOTES}` "
-            f"({len(labelled)} movies); forward split train ≤ {TRAIN_UNTIL} ({sizes['train']}), "
-            f"validate {TRAIN_UNTIL + 1}–{VAL_UNTIL} ({sizes['val']}), test "
-            f"{VAL_UNTIL + 1}–2013 ({sizes['test']}). Every model on the same rows in the same "
-            "run. Candidates via `train.train_candidate` (val scores from the fit on train; "
-            "test scores from the refit on train + val, as the pipeline serves it); the seed "
-            "recipe (`bench/seed_recipe.py`) is scored the same way, so its test figure is the "
-            "DESIGN.md reference split (train ≤ 2011 / test 2012–2013). The mean baseline row is "
-            "`train.baseline_metrics` (mean of train ≤ 2009).",
-            f"**Headline: champion `{champion}` test RMSE / seed recipe test RMSE = "
-            f"{ratio:.3f}** (target ≤ {TARGET_RATIO}; on validation years {val_ratio:.3f}).",
-            table(
-                ["model", "val RMSE", "val MAE", "val R²", "test RMSE", "test MAE", "test R²"],
-                metric_rows,
-            ),
-            f"Reference split of DESIGN.md (train ≤ 2011, test 2012–2013, {sizes['test']} movies):",
-            table(
-                ["model", "test RMSE", "DESIGN.md reference"],
-                [
-                    ["mean (of train ≤ 2011)", ref_mean["test_rmse"], REFERENCE["mean"]],
-                    ["seed recipe", seed["test_rmse"], REFERENCE["seed"]],
-                    [f"champion `{champion}`", candidates[champion]["test_rmse"], "≈ 0.73 target"],
-                ],
-            ),
-            f"Ablation: `{champion}` retrained with one input group blanked in every split "
-            "(delta = RMSE without the group − RMSE with everything; positive = the group helps).",
-            _sentiment_note(fitted[champion].pipeline[0].get_feature_names_out()),
-            table(
-                ["group removed", "val RMSE", "val Δ", "test RMSE", "test Δ"],
-                [
-                    [
-                        r["group"],
-                        r["val_rmse"],
-                        f"{r['val_delta']:+.3f}",
-                        r["test_rmse"],
-                        f"{r['test_delta']:+.3f}",
-                    ]
-                    for r in ablation
-                ],
-            ),
-            "![test RMSE per model](bench/quality_rmse.png)",
-            f"Run: {note}; took {elapsed:.0f} s.",
-        ]
-    )
-    write_section("quality", body)
-    targets = [
-        Target(
-            "champion test RMSE / seed recipe test RMSE ≤ 0.90",
-            f"{ratio:.3f} ({champion} {candidates[champion]['test_rmse']:.3f} vs seed "
-            f"{seed['test_rmse']:.3f})",
-            ratio <= TARGET_RATIO,
-            ""
-            if ratio <= TARGET_RATIO
-            else f"validation-years ratio {val_ratio:.3f}; models are tuned on validation only",
-        )
-    ]
-    data_out = {
-        "champion": champion,
-        "ratio": ratio,
-        "results": results,
-        "reference_mean": ref_mean,
-        "ablation": ablation,
-        "sizes": sizes,
-        "seconds": elapsed,
-    }
-    save_results("quality", targets, data_out)
-    return data_out
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--tuning", type=Path, default=TUNING, help="moviescore tune studies")
     args = parser.parse_args()
-    out = run(args.data)
-    print(f"champion {out['champion']}: ratio to seed {out['ratio']:.3f} ({out['seconds']:.0f} s)")
+    out = run(args.data, args.tuning)
+    print(f"shipped / seed recipe: {out['report']['ratio']:.3f} ({out['seconds']:.0f} s)")
 
 
 if __name__ == "__main__":

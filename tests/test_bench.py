@@ -18,8 +18,8 @@ from bench.hot_swap import analyse
 from bench.quality import ABLATIONS, _sentiment_note
 from bench.report import Target, replace_section, save_results, write_section
 from bench.rss import PeakRss
-from bench.seed_recipe import SeedRecipe
 from bench.stack import DATA
+from moviescore.training.seed_recipe import SeedRecipe
 from tests.helpers.movies import learnable_frame
 from tests.helpers.processes import free_port, running
 

@@ -22,7 +22,7 @@ from moviescore.ingest.partitions import (
     write_partition,
 )
 from moviescore.ingest.raw_movie import LIST_FIELDS, RAW_COLUMNS
-from moviescore.ingest.tmdb_details import records_to_frame
+from moviescore.ingest.tmdb_details import OPTIONAL_LIST_FIELDS, records_to_frame
 from moviescore.ingest.validate import validate_raw
 from tests.helpers.movies import raw_movie
 
@@ -101,8 +101,9 @@ def test_read_all_partitions_latest_date_wins(settings: Settings) -> None:
     assert sorted(every["id"]) == [1, 2, 3, 4]
     ratings = dict(zip(every["id"], every["vote_average"], strict=True))
     assert ratings == {1: 6.0, 2: 8.0, 3: 9.0, 4: 6.0}
-    for name in LIST_FIELDS:
-        assert all(isinstance(v, list) for v in every[name])
+    for name in LIST_FIELDS:  # None only where it means "unknown" (e.g. credits not given)
+        unknown_ok = name in OPTIONAL_LIST_FIELDS
+        assert all(isinstance(v, list) or (unknown_ok and v is None) for v in every[name])
 
     until = read_all_partitions(settings, until=date(2024, 1, 4))
     assert dict(zip(until["id"], until["vote_average"], strict=True)) == {1: 6.0, 2: 8.0, 3: 6.0}

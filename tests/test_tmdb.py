@@ -69,7 +69,7 @@ def test_collect_reads_every_page_and_every_detail(settings: Settings, fake: Fak
         "api_key": KEY,
     }
     detail = fake.hits("/movie/1")[0]
-    assert detail.params["append_to_response"] == "keywords"
+    assert detail.params["append_to_response"] == "keywords,credits"
     assert detail.params["language"] == "en-US"
     assert "50 ids discovered, 50 details fetched" in result.summary()
 

@@ -165,6 +165,50 @@ def predict(
         raise typer.Exit(1)
 
 
+@app.command()
+def backtest(
+    snapshot: SnapshotOpt = None,
+    output: Annotated[Path | None, typer.Option(help="Also write the full report as JSON.")] = None,
+    folds: Annotated[int, typer.Option(min=1, help="Origins, newest first.")] = 9,
+) -> None:
+    """Rolling forward-in-time evaluation: every candidate beside the seed recipe and the mean
+    (default data: every collected raw partition)."""
+    from moviescore.training.backtest import labelled_movies, run_backtest, summary
+
+    report = summary(run_backtest(labelled_movies(snapshot), n_origins=folds))
+    table = Table(title="average test RMSE over the folds")
+    for header in ("model", "all folds", "development", "holdout"):
+        table.add_column(header, justify="right" if header != "model" else "left")
+    for model, rmse in sorted(report["average"].items(), key=lambda kv: kv[1]):
+        dev, hold = report["average_dev"].get(model), report["average_holdout"].get(model)
+        cells = [f"{v:.3f}" if v is not None else "-" for v in (rmse, dev, hold)]
+        table.add_row(model, *cells)
+    console.print(table)
+    console.print(f"shipped / seed recipe: {report['ratio']:.3f}")
+    if output:
+        output.write_text(json.dumps(report, indent=2, default=str) + "\n")
+
+
+@app.command()
+def tune(
+    model: Annotated[str, typer.Option(help="xgboost, lightgbm or random_forest.")],
+    output: Annotated[Path, typer.Option(help="Where the study is written (JSON).")],
+    snapshot: SnapshotOpt = None,
+    trials: Annotated[int, typer.Option(min=1)] = 40,
+    timeout: Annotated[float, typer.Option(min=1, help="Seconds the search may take.")] = 600,
+    folds: Annotated[int, typer.Option(min=1, help="Origins, newest first.")] = 9,
+) -> None:
+    """Search one candidate's hyperparameters on the backtest folds' validation years."""
+    from moviescore.training.backtest import labelled_movies
+    from moviescore.training.tuning import tune_to_file
+
+    labelled = labelled_movies(snapshot)
+    record = tune_to_file(model, labelled, output, trials=trials, timeout=timeout, n_origins=folds)
+    _print_json(
+        {k: record[k] for k in ("model", "default_val_rmse", "best_val_rmse", "best_params")}
+    )
+
+
 @models_app.command("list")
 def models_list() -> None:
     """Every published version, newest first; * marks the champion."""

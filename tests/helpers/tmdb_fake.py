@@ -46,7 +46,8 @@ UNAUTHORIZED = {
 
 
 def make_movie(movie_id: int, release: date, **extra: Any) -> dict[str, Any]:
-    """A `/movie/{id}` body shaped like TMDB's (keywords are appended by the server on request)."""
+    """A `/movie/{id}` body shaped like TMDB's (keywords and credits are appended by the server
+    on request)."""
     movie: dict[str, Any] = {
         "id": movie_id,
         "title": f"Movie {movie_id}",
@@ -66,6 +67,16 @@ def make_movie(movie_id: int, release: date, **extra: Any) -> dict[str, Any]:
         "popularity": 1.5,
         "revenue": 0,
         "keywords": {"keywords": [{"id": 1, "name": "fake"}]},
+        "credits": {
+            "cast": [
+                {"id": 10 + k, "name": f"Actor {movie_id % 5 + k}", "order": k} for k in range(5)
+            ],
+            "crew": [
+                {"id": 1, "name": f"Director {movie_id % 3}", "job": "Director"},
+                {"id": 2, "name": "A Writer", "job": "Screenplay", "department": "Writing"},
+                {"id": 3, "name": "An Editor", "job": "Editor", "department": "Editing"},
+            ],
+        },
     }
     movie.update(extra)
     return movie
@@ -243,8 +254,10 @@ class FakeTMDB:
             if movie is None or movie["id"] in self.vanished:
                 return 404, NOT_FOUND
             body = dict(movie)
-            if "keywords" not in params.get("append_to_response", "").split(","):
-                body.pop("keywords", None)
+            appended = params.get("append_to_response", "").split(",")
+            for extra in ("keywords", "credits"):
+                if extra not in appended:
+                    body.pop(extra, None)
             return 200, body
         return 404, NOT_FOUND
 

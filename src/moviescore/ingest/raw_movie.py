@@ -2,8 +2,9 @@
 
 Field names follow TMDB's `/movie/{id}` response (with `keywords` appended), flattened so that a
 record is a plain row: nested lists of `{"id", "name"}` objects become lists of names (countries
-and spoken languages become ISO codes). Serving receives the same shape from users, minus the
-post-release fields.
+and spoken languages become ISO codes). The appended `credits` become three short lists of the
+names that matter before release: directors, writers and the top-billed cast. Serving receives
+the same shape from users, minus the post-release fields.
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ class RawMovie(TypedDict, total=False):
     spoken_languages: list[str]  # ISO 639-1
     homepage: str | None
     status: str | None
+    # Who made it (credits appended); None = the source has no credits (unknown, not "none")
+    directors: list[str] | None
+    writers: list[str] | None
+    cast: list[str] | None  # the top-billed few, in billing order
     # Post-release: the label and its evidence. Never features.
     vote_average: float | None
     vote_count: int | None
@@ -39,12 +44,14 @@ class RawMovie(TypedDict, total=False):
     source: str  # "tmdb" | "tmdb_snapshot" | "omdb_sample"
 
 
+CREDIT_FIELDS = ("directors", "writers", "cast")
 LIST_FIELDS = (
     "genres",
     "keywords",
     "production_companies",
     "production_countries",
     "spoken_languages",
+    *CREDIT_FIELDS,
 )
 TEXT_FIELDS = (
     "title",

@@ -38,6 +38,7 @@ CSV_REQUIRED = frozenset({"id", "title", "genres"})
 _EXTRA = "\x00extra"  # DictReader's key for fields beyond the header
 _SNIPPET = 200
 _ZIP_MAGIC = b"PK\x03\x04"  # a local file header: how every zip archive starts
+NESTED_COLUMNS = frozenset({*LIST_FIELDS, "credits"})  # cells that hold a list or an object
 
 
 class SnapshotFormatError(ValueError):
@@ -138,7 +139,7 @@ def _read_csv(path: Path, text: str) -> tuple[list[dict[str, Any]], dict[int, st
                     f"line {reader.line_num}: {count} fields where the header has {len(header)}"
                     + (f"; extra fields {extra!r}"[:_SNIPPET] if extra else "")
                 )
-            detail = {k: _literal(v) if k in LIST_FIELDS else v for k, v in row.items()}
+            detail = {k: _literal(v) if k in NESTED_COLUMNS else v for k, v in row.items()}
             records.append(dict(tmdb_detail_to_raw(detail, source=SOURCE)))
     except csv.Error as exc:  # e.g. a NUL byte: the rest of the file cannot be trusted
         raise SnapshotFormatError(

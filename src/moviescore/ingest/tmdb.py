@@ -100,8 +100,9 @@ class TMDBClient:
         return self._discover(start, end).ids
 
     def movie_details(self, movie_id: int) -> dict[str, Any] | None:
-        """`/movie/{id}` with keywords appended, or None when the movie is gone (404)."""
-        params = {"append_to_response": "keywords", "language": self._language}
+        """`/movie/{id}` with keywords and credits appended, or None when the movie is gone
+        (404). The raw record keeps only a few credited names (`tmdb_details.credit_names`)."""
+        params = {"append_to_response": "keywords,credits", "language": self._language}
         data: dict[str, Any] | None = self._transport.get(
             f"/movie/{movie_id}", params, _detail_problem
         )

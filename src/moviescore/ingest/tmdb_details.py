@@ -16,6 +16,7 @@ from typing import Any, cast
 import pandas as pd
 
 from moviescore.ingest.raw_movie import (
+    CREDIT_FIELDS,
     FLOAT_FIELDS,
     LIST_FIELDS,
     RAW_COLUMNS,
@@ -27,7 +28,10 @@ PARSE_ERRORS = "parse_errors"  # df.attrs key: {index label: "what was wrong wit
 # List fields some sources do not carry at all (the details CSV, a /movie/{id} response without
 # the keywords append): there None means UNKNOWN and must stay None, while [] means "known to have
 # none". Models read the two very differently: a film with no keywords looks obscure.
-OPTIONAL_LIST_FIELDS = ("keywords",)
+OPTIONAL_LIST_FIELDS = ("keywords", *CREDIT_FIELDS)
+# How many credited names a record keeps per field: the few that are known before release and
+# recur across films (a film's full cast and crew would be hundreds of names seen once).
+TOP_CREDITS = 3
 
 # Which key of TMDB's nested objects holds the value the raw record keeps.
 NESTED_KEYS = {
@@ -36,6 +40,9 @@ NESTED_KEYS = {
     "production_companies": "name",
     "production_countries": "iso_3166_1",
     "spoken_languages": "iso_639_1",
+    "directors": "name",
+    "writers": "name",
+    "cast": "name",
 }
 
 
@@ -91,8 +98,36 @@ def as_names(value: Any, key: str) -> Any:
     return names
 
 
+def credit_names(credits: Any, field: str) -> Any:
+    """The names of `field` (directors, writers or cast) in TMDB's appended `credits` object:
+    crew with job Director, crew of the Writing department, the cast in billing order; at most
+    TOP_CREDITS each, no repeats. None when there are no credits (unknown); a shape that cannot
+    be read is returned as it came, for validation to reject with the reason."""
+    if credits is None:
+        return None
+    if not isinstance(credits, Mapping):
+        return credits
+    people = credits.get("cast" if field == "cast" else "crew")
+    if people is None:
+        return []
+    if not isinstance(people, list) or not all(isinstance(p, Mapping) for p in people):
+        return people
+    if field == "cast":
+        chosen = sorted(
+            people, key=lambda p: p["order"] if isinstance(p.get("order"), int) else 1 << 30
+        )
+    else:
+        key, wanted = ("job", "Director") if field == "directors" else ("department", "Writing")
+        chosen = [p for p in people if p.get(key) == wanted]
+    names = as_names(chosen, "name")
+    if not isinstance(names, list):
+        return names
+    return list(dict.fromkeys(names))[:TOP_CREDITS]
+
+
 def tmdb_detail_to_raw(detail: Mapping[str, Any], *, source: str = "tmdb") -> RawMovie:
-    """Map a TMDB `/movie/{id}` response (keywords appended or not) to the raw record."""
+    """Map a TMDB `/movie/{id}` response (keywords and credits appended or not) to the raw
+    record. Credits may also come flattened (`directors`, `writers`, `cast` as name lists)."""
     record: dict[str, Any] = {"id": as_int(detail.get("id"))}
     for name in TEXT_FIELDS:
         record[name] = as_text(detail.get(name))
@@ -101,6 +136,8 @@ def tmdb_detail_to_raw(detail: Mapping[str, Any], *, source: str = "tmdb") -> Ra
     record["vote_count"] = as_int(detail.get("vote_count"))
     for name in LIST_FIELDS:
         value = detail.get(name)
+        if name in CREDIT_FIELDS and value is None:
+            value = credit_names(detail.get("credits"), name)
         unknown = value is None and name in OPTIONAL_LIST_FIELDS
         record[name] = None if unknown else as_names(value, NESTED_KEYS[name])
     record["source"] = source

@@ -28,6 +28,8 @@ class CandidateResult:
     test_pred: np.ndarray
     # train/val RMSE per round of the model selected on the validation years (W&B plots it)
     learning_curve: dict[str, list[float]] = field(default_factory=dict)
+    # the validation years' predictions of the model fitted on train only (the backtest's bias)
+    val_pred: np.ndarray | None = None
 
 
 def scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
@@ -133,4 +135,5 @@ def train_candidate(name: str, splits: Splits) -> CandidateResult:
         test_true=test_true,
         test_pred=test_pred,
         learning_curve=model_spec.learning_curve(selected[-1]),
+        val_pred=val_pred,
     )

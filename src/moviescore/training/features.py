@@ -33,6 +33,8 @@ from sklearn.model_selection import KFold
 from sklearn.pipeline import Pipeline
 from textblob.en import sentiment as _pattern_sentiment
 
+from moviescore.ingest.raw_movie import CREDIT_FIELDS
+
 WORD = re.compile(r"\w+")
 SEQUEL = re.compile(r"(?:\b(?:[2-9]|ii|iii|iv|part)\b|:)", re.IGNORECASE)
 OTHER = "other"
@@ -62,6 +64,8 @@ BASE_FEATURES = (
 # List fields whose items get a smoothed, out-of-fold target encoding (mean over the items).
 TARGET_ENCODED = ("production_companies", "keywords")
 MASKED_FIELD = "keywords"  # the list field some sources lack entirely
+# Who made it (CREDIT_FIELDS) is not in TARGET_ENCODED: no labelled data here has credits, so
+# their effect is unmeasured; `with_credits()` is the switch (docs/BENCHMARKS.md).
 
 
 # Only texts up to this size (the str object's, sys.getsizeof) are cached, so the cache is
@@ -193,10 +197,12 @@ class MovieFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
         return out
 
     def _mask_keywords(self, out: np.ndarray) -> None:
-        """Seeded rows get the features a keyword-less source would give them."""
+        """Seeded rows get the features a keyword-less source would give them; credits, when
+        encoded, are blanked in the same rows (a source without keywords has none either)."""
         names = list(self.get_feature_names_out())
         cols = [i for i, n in enumerate(names) if n == f"n_{MASKED_FIELD}"]
-        cols += [i for i, n in enumerate(names) if n.startswith(f"te_{MASKED_FIELD}_")]
+        for field in (MASKED_FIELD, *CREDIT_FIELDS):
+            cols += [i for i, n in enumerate(names) if n.startswith(f"te_{field}_")]
         rows = np.random.default_rng(0).random(len(out)) < self.unknown_keywords_share
         out[np.ix_(np.flatnonzero(rows), np.asarray(cols))] = np.nan
 
@@ -307,6 +313,14 @@ class MovieFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
             float(bool(original) and original != title),
             float(bool(SEQUEL.search(title))),
         ]
+
+
+def with_credits(features: MovieFeatures | None = None) -> MovieFeatures:
+    """`features` (default: a fresh MovieFeatures) also target-encoding directors, writers and
+    the lead cast, out of fold like companies; a source without credits gives NaN there."""
+    features = features or MovieFeatures()
+    extra = tuple(f for f in CREDIT_FIELDS if f not in features.target_encoded)
+    return features.set_params(target_encoded=features.target_encoded + extra)
 
 
 def make_pipeline(regressor: Any, features: MovieFeatures | None = None) -> Pipeline:

@@ -5,10 +5,10 @@ and explain its regressor. Adding a candidate means adding a spec here (and its 
 lock); nothing else branches on the model type. Importing this module is cheap: xgboost, lightgbm,
 scikit-learn, the ONNX converters (and numpy) are imported inside the methods that use them.
 
-Defaults were chosen on the validation years only (train <= 2009, validate 2010-2011 of the shared
-TMDB data); the test years were never used to pick them. Seeds are fixed so a rerun on the same
-data gives the same model. Every candidate predicts with one thread: the API scores one movie at a
-time, where thread start-up costs more than it saves.
+The boosters' defaults come from `moviescore tune` (Optuna) on the rolling backtest's validation
+years only (docs/bench/tuning/); no fold's test years were used to pick them. Seeds are fixed so a
+rerun on the same data gives the same model. Every candidate predicts with one thread: the API
+scores one movie at a time, where thread start-up costs more than it saves.
 """
 
 from __future__ import annotations
@@ -222,13 +222,13 @@ _SPECS: tuple[ModelSpec, ...] = (
         "xgboost:XGBRegressor",
         MappingProxyType(
             {
-                "n_estimators": 600,
-                "learning_rate": 0.03,
-                "max_depth": 4,
-                "min_child_weight": 5,
-                "subsample": 0.8,
-                "colsample_bytree": 0.7,
-                "reg_lambda": 5.0,
+                "n_estimators": 800,
+                "learning_rate": 0.0125,
+                "max_depth": 3,
+                "min_child_weight": 4.0,
+                "subsample": 0.55,
+                "colsample_bytree": 0.45,
+                "reg_lambda": 0.28,
                 "tree_method": "hist",
                 "n_jobs": 1,
                 "random_state": SEED,
@@ -240,14 +240,14 @@ _SPECS: tuple[ModelSpec, ...] = (
         "lightgbm:LGBMRegressor",
         MappingProxyType(
             {
-                "n_estimators": 600,
-                "learning_rate": 0.03,
-                "num_leaves": 15,
-                "min_child_samples": 20,
-                "subsample": 0.8,
+                "n_estimators": 400,
+                "learning_rate": 0.0146,
+                "num_leaves": 10,
+                "min_child_samples": 8,
+                "subsample": 0.72,
                 "subsample_freq": 1,
-                "colsample_bytree": 0.7,
-                "reg_lambda": 5.0,
+                "colsample_bytree": 0.9,
+                "reg_lambda": 0.35,
                 "n_jobs": 1,
                 "random_state": SEED,
                 "verbose": -1,

@@ -1,4 +1,5 @@
-"""The seed project's recipe, as DESIGN.md describes it: a yardstick, not product code.
+"""The seed project's recipe, as DESIGN.md describes it: the yardstick every backtest reports beside
+the candidates (`training.backtest`), never a served model.
 
 Runtime, first genre and original language label-encoded, the overview's TextBlob polarity and
 its length in characters, into one XGBRegressor(n_estimators=200, learning_rate=0.05,
