@@ -155,6 +155,8 @@ def train_step(ds: str, model_name: str) -> dict[str, Any]:
         "model_path": str(model_path),
         "wandb_run_id": tracked.id if tracked else None,
         "wandb_url": tracked.url if tracked else None,
+        "calibration": result.calibration,
+        "training_ranges": result.training_ranges,
     }
     (out / "candidate.json").write_text(json.dumps(summary, indent=2, default=str))
     return summary
@@ -179,6 +181,7 @@ def _rescore_champion(registry: Any, splits: Any) -> tuple[str | None, float | N
 def promote_step(ds: str, candidates: list[dict[str, Any]]) -> dict[str, Any]:
     """Champion/challenger by RMSE gap; the decision is written whether or not it promotes."""
     from moviescore.registry.store import Registry
+    from moviescore.serving.comparables import comparables_files
     from moviescore.training.candidates import baseline_metrics
     from moviescore.training.promotion import decide, pick_challenger
     from moviescore.training.tracking import log_promotion
@@ -229,8 +232,13 @@ def promote_step(ds: str, candidates: list[dict[str, Any]]) -> dict[str, Any]:
             "wandb_url": challenger.get("wandb_url"),
             "run_id": run_id,
             "ds": ds,
+            "calibration": challenger.get("calibration"),
+            "training_ranges": challenger.get("training_ranges"),
         }
-        record["champion_version"] = registry.publish(pipeline, manifest)
+        fitted_on = pd.concat([splits.train, splits.val], ignore_index=True)  # as train_candidate
+        record["champion_version"] = registry.publish(
+            pipeline, manifest, extra_files=comparables_files(fitted_on)
+        )
         registry.set_champion(record["champion_version"], record)
     registry.write_decision(run_id, record)
     local = settings.runs_dir / run_id / "decision.json"

@@ -12,6 +12,8 @@ from sklearn.pipeline import Pipeline
 
 from moviescore.ingest.partitions import Splits
 from moviescore.ingest.raw_movie import LABEL
+from moviescore.serving.calibration import calibrate
+from moviescore.serving.ranges import training_ranges
 from moviescore.serving.scoring import Scorer, clamp
 from moviescore.training.features import MovieFeatures, make_pipeline
 from moviescore.training.specs import ModelSpec, spec
@@ -28,6 +30,9 @@ class CandidateResult:
     feature_importances: dict[str, float]
     test_true: np.ndarray
     test_pred: np.ndarray
+    # the interval's conformal calibration on the test rows, and what the model was fitted on
+    calibration: dict[str, Any] | None = None
+    training_ranges: dict[str, Any] | None = None
 
 
 def scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
@@ -132,4 +137,6 @@ def train_candidate(name: str, splits: Splits) -> CandidateResult:
         feature_importances={n: float(v) / total for n, v in zip(names, importances, strict=True)},
         test_true=test_true,
         test_pred=test_pred,
+        calibration=calibrate(test_true, test_pred),
+        training_ranges=training_ranges(fit_rows),
     )
