@@ -65,7 +65,8 @@ class Interval:
     def coverage(self, y_true: Any, y_pred: Any) -> float:
         """Share of truths inside their interval (what the benchmark reports)."""
         pred = np.asarray(y_pred, dtype=float)
-        lo, hi = np.maximum(pred - self.q, RATING_RANGE[0]), np.minimum(pred + self.q, RATING_RANGE[1])
+        lo = np.maximum(pred - self.q, RATING_RANGE[0])
+        hi = np.minimum(pred + self.q, RATING_RANGE[1])
         truth = np.asarray(y_true, dtype=float)
         return float(np.mean((truth >= lo) & (truth <= hi)))
 

@@ -84,9 +84,7 @@ class Explainer:
         model_spec = spec_for(regressor)
         if model_spec is None:
             raise ValueError(f"no contributions for {type(regressor).__name__}")
-        self._contributions: Callable[[np.ndarray], np.ndarray] = model_spec.contributor(
-            regressor
-        )
+        self._contributions: Callable[[np.ndarray], np.ndarray] = model_spec.contributor(regressor)
         names = [str(n) for n in features.get_feature_names_out()]
         groups = [group_of(n) for n in names]
         # (n_features, n_groups) 0/1 matrix: contributions @ it = per-group sums
