@@ -252,7 +252,7 @@ def _error(description: str, detail: Any) -> dict[str, Any]:
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     413: _error(
-        "The body is larger than the API accepts", "request body larger than 1000000 bytes"
+        "The body is larger than the API accepts", "request body larger than 2097152 bytes"
     ),
     422: _error(
         "The movie does not validate: each entry names the field and says why",

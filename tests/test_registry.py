@@ -369,3 +369,27 @@ def test_rollback_skips_a_history_entry_that_never_became_champion(
     assert registry.rollback()["version"] == v1
     history_reads = [k for k in read if k.startswith("models/history/")]
     assert len(history_reads) == 3  # stray, v2, v1: the oldest v1 entry is never fetched
+
+
+def test_extra_files_are_published_verified_and_loaded(registry: Registry) -> None:
+    index = b'{"films": []}' * 10
+    version = registry.publish(
+        tiny_pipeline(1.0), manifest_for("xgboost"), extra_files={"comparables.json.gz": index}
+    )
+    bundle = registry.load(version)
+    assert bundle.files == {"comparables.json.gz": index}
+    assert set(bundle.manifest["files"]) == {"model.joblib", "comparables.json.gz"}
+    raw_put(registry, f"models/{version}/comparables.json.gz", b"tampered")
+    with pytest.raises(IntegrityError, match="sha256 mismatch"):
+        registry.load(version)
+    older = registry.publish(tiny_pipeline(1.0), manifest_for("xgboost"))
+    assert registry.load(older).files == {}  # bundles without extra files still load
+
+
+def test_extra_files_are_bounded_and_plainly_named(registry: Registry) -> None:
+    for name in ("model.joblib", "manifest.json", "../x", ".hidden"):
+        with pytest.raises(ValueError, match="bad extra file name"):
+            registry.publish(tiny_pipeline(1.0), manifest_for("xgboost"), extra_files={name: b""})
+    too_big = b"x" * (reg_module.MAX_EXTRA_FILE_BYTES + 1)
+    with pytest.raises(ValueError, match="over"):
+        registry.publish(tiny_pipeline(1.0), manifest_for("xgboost"), extra_files={"a": too_big})
