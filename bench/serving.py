@@ -59,16 +59,22 @@ def model_costs(pipeline: Any, movie: dict[str, Any], overviews: list[str]) -> d
     """In-process cost of one movie through the served path and its parts, in ms."""
     from app.schemas import MovieIn
     from moviescore.serving.scoring import Scorer, native_predictor
-    from moviescore.training.features import _pattern_sentiment
+    from textblob.en import sentiment as textblob_sentiment
+
+    from moviescore.training.sentiment import polarity_subjectivity
 
     records = [MovieIn.model_validate(movie).to_record()]
     served, X = Scorer(pipeline, compiled=True), pipeline[0].transform(records)
     native = native_predictor(pipeline[-1])
-    first_seen = iter(overviews)  # _pattern_sentiment is uncached: one overview per call
+    # both are uncached: each call gets an overview of its own
+    first_seen, first_seen_textblob = iter(overviews), iter(overviews)
     return {
         "features (overview sentiment cached)": _per_call_ms(lambda: served.matrix(records)),
-        "overview sentiment, first time (TextBlob)": _per_call_ms(
-            lambda: _pattern_sentiment(next(first_seen)), len(overviews) - 1
+        "overview sentiment, first time (moviescore.training.sentiment)": _per_call_ms(
+            lambda: polarity_subjectivity(next(first_seen)), len(overviews) - 1
+        ),
+        "overview sentiment, first time (TextBlob itself)": _per_call_ms(
+            lambda: textblob_sentiment(next(first_seen_textblob)), len(overviews) - 1
         ),
         f"regressor, compiled ({served.evaluator})": _per_call_ms(lambda: served._predict(X)),
         "regressor, library's own predict": _per_call_ms(lambda: native(X)),
