@@ -57,10 +57,10 @@ def _per_call_ms(fn: Any, calls: int = 1000) -> float:
 
 def model_costs(pipeline: Any, movie: dict[str, Any], overviews: list[str]) -> dict[str, float]:
     """In-process cost of one movie through the served path and its parts, in ms."""
-    from app.schemas import MovieIn
-    from moviescore.serving.scoring import Scorer, native_predictor
     from textblob.en import sentiment as textblob_sentiment
 
+    from app.schemas import MovieIn
+    from moviescore.serving.scoring import Scorer, native_predictor
     from moviescore.training.sentiment import polarity_subjectivity
 
     records = [MovieIn.model_validate(movie).to_record()]
