@@ -105,7 +105,7 @@ class Explainer:
         base, values = self.raw(X)
         out = []
         for row, movie in enumerate(movies):
-            parts = [
+            parts: list[dict[str, Any]] = [
                 {"group": group, "value": round(float(v), 4), "detail": self.detail(group, movie)}
                 for group, v in zip(GROUPS, values[row].tolist(), strict=True)
             ]

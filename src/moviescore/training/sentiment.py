@@ -69,7 +69,7 @@ def _lexicon() -> tuple[dict[str, tuple[float, float, float]], frozenset[str], d
     for (_, p), faces in pattern.EMOTICONS.items():  # the first type that has a face wins
         for face in faces:
             emoticons.setdefault(face.lower(), p)
-    return words, modifying, emoticons  # type: ignore[return-value]
+    return words, modifying, emoticons
 
 
 _WORDS, _MODIFYING, _EMOTICONS = _lexicon()
