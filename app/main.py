@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from app.body_limit import MAX_BODY_BYTES, BodyLimitMiddleware
 from app.metrics import Metrics, MetricsMiddleware
@@ -45,7 +46,9 @@ def create_app(
         finally:
             manager.stop()
 
-    app = FastAPI(
+    # /docs and /redoc load Swagger UI and ReDoc from files in the fastapi-offline package,
+    # served under /static-offline-docs: they render on a machine that cannot reach a CDN.
+    app = FastAPIOffline(
         title="moviescore",
         summary="Predict a film's TMDB rating before release.",
         description="Describe a movie that has not been released yet and get the rating "
