@@ -161,7 +161,7 @@ def serving_stack(results: dict[str, CandidateResult] | None = None) -> Iterator
 
 def request_movies(n: int) -> list[dict[str, Any]]:
     """`n` real movies (newest first) as a user would send them to POST /predict."""
-    from app.schemas import MAX_LIST_ITEMS, MovieIn
+    from app.schemas import MAX_LIST_ITEMS, TMDB_GENRES, MovieIn
 
     raw = read_snapshot(DATA).sort_values("release_date", ascending=False)
     out: list[dict[str, Any]] = []
@@ -179,13 +179,17 @@ def request_movies(n: int) -> list[dict[str, Any]]:
             "overview": rec["overview"] or "",
             "tagline": rec["tagline"],
             "original_language": rec["original_language"],
-            "runtime": None if rec["runtime"] != rec["runtime"] else rec["runtime"],
+            # TMDB's 0 means unknown, which the API takes as null
+            "runtime": rec["runtime"]
+            if rec["runtime"] == rec["runtime"] and rec["runtime"]
+            else None,
             "budget": None if rec["budget"] != rec["budget"] else rec["budget"],
             "release_date": rec["release_date"],
             "homepage": rec["homepage"],
             **names,
             **codes,
         }
+        movie["genres"] = [g for g in movie["genres"] if g in TMDB_GENRES]  # not retired "Foreign"
         try:
             out.append(MovieIn.model_validate(movie).model_dump(mode="json"))
         except ValueError:
