@@ -59,16 +59,27 @@ def train_candidates(names: tuple[str, ...] = CANDIDATES) -> dict[str, Candidate
     return {name: train_candidate(name, splits) for name in names}
 
 
-def publish(registry: Registry, result: CandidateResult, note: str = "bench") -> str:
-    """A new version of `result` in the registry, made champion; its version id."""
+def publish(
+    registry: Registry,
+    result: CandidateResult,
+    note: str = "bench",
+    fitted_rows: pd.DataFrame | None = None,
+) -> str:
+    """A new version of `result` in the registry, made champion; its version id. With the rows
+    it was fitted on, the bundle has its comparables index, as the pipeline publishes it."""
+    from moviescore.serving.comparables import comparables_files
+
     manifest = {
         "model_name": result.model_name,
         "params": result.params,
         "metrics": result.metrics,
         "feature_schema": [str(n) for n in result.pipeline[0].get_feature_names_out()],
         "run_id": note,
+        "calibration": result.calibration,
+        "training_ranges": result.training_ranges,
     }
-    version = registry.publish(result.pipeline, manifest)
+    extra = None if fitted_rows is None else comparables_files(fitted_rows)
+    version = registry.publish(result.pipeline, manifest, extra_files=extra)
     registry.set_champion(version, {"reason": note, "promoted": True})
     return version
 
@@ -153,7 +164,9 @@ def serving_stack(results: dict[str, CandidateResult] | None = None) -> Iterator
             best = pick_challenger(
                 [{"model_name": n, "metrics": r.metrics} for n, r in results.items()]
             )["model_name"]
-            publish(stack.registry, results[best])
+            _, splits = forward_split()
+            fitted = pd.concat([splits.train, splits.val], ignore_index=True)
+            publish(stack.registry, results[best], fitted_rows=fitted)
             yield stack
         finally:
             stack.stop()
