@@ -92,6 +92,7 @@ class Comparables:
         self.genres = sorted({g for f in self.films for g in f[6]})
         self.languages = sorted({f[5] for f in self.films})
         self.vectors = np.vstack([self._vector(f[1], f[2], f[4], f[5], f[6]) for f in self.films])
+        self.norms = np.einsum("ij,ij->i", self.vectors, self.vectors)
 
     @classmethod
     def from_files(cls, files: Mapping[str, bytes]) -> Comparables | None:
@@ -123,7 +124,8 @@ class Comparables:
             str(movie.get("original_language") or ""),
             _names(movie.get("genres")),
         )
-        distance = np.einsum("ij,ij->i", self.vectors - target, self.vectors - target)
+        # |v - t|^2 without the difference matrix: |v|^2 - 2 v.t (+ |t|^2, the same for all)
+        distance = self.norms - 2.0 * (self.vectors @ target)
         k = min(k, len(self.films))
         best = np.argpartition(distance, k - 1)[:k]
         best = best[np.argsort(distance[best], kind="stable")]

@@ -124,7 +124,7 @@ def polarity_subjectivity(text: str) -> tuple[float, float]:
         tokens = _tokens(text)
         joined = " ".join(tokens)
         if _REJOINED.search(joined) is None and not any(s in joined for s in _SARCASM):
-            return _score(t.lower() for t in tokens)
+            return _score(joined.lower().split())  # = each token lowered: no token has a space
     score = _textblob(text)  # the rare text where the shortcuts above do not hold
     return score[0], score[1]
 

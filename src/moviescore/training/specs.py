@@ -111,7 +111,8 @@ class _XGBoost(ModelSpec):
         from xgboost import DMatrix
 
         booster = model.get_booster()
-        rows = DMatrix(np.asarray(X, dtype=float), missing=np.nan)
+        # nthread=1: with every core, building a one-row DMatrix costs more than explaining it
+        rows = DMatrix(np.asarray(X, dtype=float), missing=np.nan, nthread=1)
         return np.asarray(
             booster.predict(rows, pred_contribs=True, iteration_range=self._rounds(model))
         )
