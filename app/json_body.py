@@ -25,7 +25,7 @@ from fastapi.routing import APIRoute
 MAX_KEYS = 64  # per object; the widest the API accepts (a movie) has 13 fields
 MAX_ERRORS = 20  # a batch of 1000 broken movies is told about its first 20 problems
 MAX_LOC_TEXT = 64  # an unknown key is named, cut to this length
-MAX_MSG = 200
+MAX_MSG = 1_000  # room for our own lists of valid names (ISO 639-1: ~800 characters)
 
 
 class _NotJSON(ValueError):

@@ -14,6 +14,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from fastapi_offline import FastAPIOffline
 
 from app.body_limit import MAX_BODY_BYTES, BodyLimitMiddleware
 from app.http_protocol import HttpToolsWithHeadLimits
@@ -57,7 +58,9 @@ def create_app(
         finally:
             manager.stop()
 
-    app = FastAPI(
+    # /docs and /redoc load Swagger UI and ReDoc from files in the fastapi-offline package,
+    # served under /static-offline-docs: they render on a machine that cannot reach a CDN.
+    app = FastAPIOffline(
         title="moviescore",
         summary="Predict a film's TMDB rating before release.",
         description="Describe a movie that has not been released yet and get the rating "

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
 
 from moviescore.records import RecordError
+from moviescore.serving.answers import Answers
 from moviescore.serving.scoring import Scorer
 
 if TYPE_CHECKING:
@@ -59,6 +60,11 @@ class ServedModel:
     @property
     def model_name(self) -> str:
         return self.bundle.manifest.model_name
+
+    @functools.cached_property
+    def answers(self) -> Answers:
+        """Interval, warnings and explanations of this model (built by `serve`, at load)."""
+        return Answers(self.bundle, self.scorer)
 
     @functools.cached_property
     def identity(self) -> dict[str, str]:
@@ -117,7 +123,9 @@ class ModelManager:
         it cannot score."""
         scorer = Scorer(bundle.pipeline, compiled=True)
         scorer.check()
-        self.served = ServedModel(bundle, scorer, _now(), source_uri, pointer)
+        served = ServedModel(bundle, scorer, _now(), source_uri, pointer)
+        served.answers  # noqa: B018 - built here, off the request path
+        self.served = served
         # The model and the libraries are long-lived: move them out of the GC's sight so a
         # full collection triggered by a big batch scans only request garbage, not the model
         # (it cut 1,000-movie batch latency; docs/BENCHMARKS.md). Cost: reference cycles

@@ -55,10 +55,26 @@ def scored(result: CandidateResult) -> CandidateScore:
     return CandidateScore(model_name=result.model_name, metrics=Metrics(**result.metrics))
 
 
-def publish(registry: Registry, result: CandidateResult, note: str = "bench") -> str:
-    """A new version of `result` in the registry, made champion; its version id."""
-    manifest = build_manifest(scored(result), result.pipeline, params=result.params, run_id=note)
-    version = registry.publish(result.pipeline, manifest)
+def publish(
+    registry: Registry,
+    result: CandidateResult,
+    note: str = "bench",
+    fitted_rows: pd.DataFrame | None = None,
+) -> str:
+    """A new version of `result` in the registry, made champion; its version id. With the rows
+    it was fitted on, the bundle has its comparables index, as the pipeline publishes it."""
+    from moviescore.serving.comparables import comparables_files
+
+    manifest = build_manifest(
+        scored(result),
+        result.pipeline,
+        params=result.params,
+        run_id=note,
+        calibration=result.calibration,
+        training_ranges=result.training_ranges,
+    )
+    extra = None if fitted_rows is None else comparables_files(fitted_rows)
+    version = registry.publish(result.pipeline, manifest, extra_files=extra)
     registry.set_champion(version, PromotionRecord(reason=note, promoted=True))
     return version
 
@@ -117,7 +133,9 @@ def serving_stack(results: dict[str, CandidateResult] | None = None) -> Iterator
         stack = Stack(workdir, s3, Registry(s3.client(), BUCKET))
         try:
             best = pick_challenger([scored(r) for r in results.values()]).model_name
-            publish(stack.registry, results[best])
+            _, splits = forward_split()
+            fitted = pd.concat([splits.train, splits.val], ignore_index=True)
+            publish(stack.registry, results[best], fitted_rows=fitted)
             yield stack
         finally:
             stack.stop()
@@ -125,7 +143,7 @@ def serving_stack(results: dict[str, CandidateResult] | None = None) -> Iterator
 
 def request_movies(n: int) -> list[dict[str, Any]]:
     """`n` real movies (newest first) as a user would send them to POST /predict."""
-    from app.schemas import MAX_LIST_ITEMS, MovieIn
+    from app.schemas import MAX_LIST_ITEMS, TMDB_GENRES, MovieIn
 
     raw = read_snapshot(DATA).sort_values("release_date", ascending=False)
     out: list[dict[str, Any]] = []
@@ -143,13 +161,17 @@ def request_movies(n: int) -> list[dict[str, Any]]:
             "overview": rec["overview"] or "",
             "tagline": rec["tagline"],
             "original_language": rec["original_language"],
-            "runtime": None if rec["runtime"] != rec["runtime"] else rec["runtime"],
+            # TMDB's 0 means unknown, which the API takes as null
+            "runtime": rec["runtime"]
+            if rec["runtime"] == rec["runtime"] and rec["runtime"]
+            else None,
             "budget": None if rec["budget"] != rec["budget"] else rec["budget"],
             "release_date": rec["release_date"],
             "homepage": rec["homepage"],
             **names,
             **codes,
         }
+        movie["genres"] = [g for g in movie["genres"] if g in TMDB_GENRES]  # not retired "Foreign"
         try:
             out.append(MovieIn.model_validate(movie).model_dump(mode="json"))
         except ValueError:

@@ -41,6 +41,12 @@ def test_pipeline_promotes_then_keeps_and_predicts_every_row(
     assert "promoted: no champion yet" in first
     champion = Registry.from_settings(s3_settings).champion()
     assert champion is not None and champion.version in first
+    # what the API's interval, warnings and comparables are read from travels with the model
+    bundle = Registry.from_settings(s3_settings).load(champion.version)
+    calibration = bundle.manifest.calibration or {}
+    assert calibration["level"] == 0.8 and calibration["q"] > 0
+    assert (bundle.manifest.training_ranges or {})["release_year"][1] <= int(DS[:4])
+    assert set(bundle.files) == {"comparables.json.gz"}
 
     second = run("pipeline", "--date", DS, "--source", "snapshot", "--snapshot", str(snapshot))
     assert "not promoted" in second  # same data: an equal model never replaces the champion

@@ -76,23 +76,16 @@ def test_fit_stops_boosters_early_and_the_fast_predictor_agrees(name: str, data:
     np.testing.assert_allclose(model_spec.predictor(model)(X), model.predict(X), rtol=1e-6)
 
 
-@pytest.mark.parametrize("name", ["xgboost", "lightgbm"])
-def test_booster_contributions_sum_to_the_prediction(name: str, data: tuple) -> None:
+@pytest.mark.parametrize("name", CANDIDATES)
+def test_contributions_sum_to_the_prediction(name: str, data: tuple) -> None:
     X, y = data
     model_spec = spec(name)
-    model = model_spec.build(learning_rate=0.5)
-    model_spec.fit(model, X[:200], y[:200], X[200:], y[200:])  # early-stopped: fewer rounds
+    model = model_spec.build(**({} if name == "random_forest" else {"learning_rate": 0.5}))
+    model_spec.fit(model, X[:200], y[:200], X[200:], y[200:])  # boosters stop early
     contributions = model_spec.contributions(model, X)
     assert contributions.shape == (len(X), X.shape[1] + 1)
     np.testing.assert_allclose(contributions.sum(axis=1), model.predict(X), atol=1e-4)
     assert np.abs(contributions[:, 0]).mean() > np.abs(contributions[:, 5]).mean()  # y uses x0
-
-
-def test_forest_contributions_are_not_there_yet(data: tuple) -> None:
-    X, y = data
-    forest = spec("random_forest").build(n_estimators=5).fit(X, y)
-    with pytest.raises(NotImplementedError, match="random_forest"):
-        spec("random_forest").contributions(forest, X)
 
 
 def test_default_forest_stays_small_for_one_row_serving(data: tuple) -> None:

@@ -391,3 +391,27 @@ def test_a_record_that_does_not_parse_is_a_record_error_naming_its_key(
     raw_put(registry, "runs/run-x/decision.json", b'{"candidates": "none"}')
     with pytest.raises(RecordError, match=r"runs/run-x/decision\.json"):
         registry.decision("run-x")
+
+
+def test_extra_files_are_published_verified_and_loaded(registry: Registry) -> None:
+    index = b'{"films": []}' * 10
+    version = registry.publish(
+        tiny_pipeline(1.0), manifest_for("xgboost"), extra_files={"comparables.json.gz": index}
+    )
+    bundle = registry.load(version)
+    assert bundle.files == {"comparables.json.gz": index}
+    assert set(bundle.manifest.files or {}) == {"model.joblib", "comparables.json.gz"}
+    raw_put(registry, f"models/{version}/comparables.json.gz", b"tampered")
+    with pytest.raises(IntegrityError, match="sha256 mismatch"):
+        registry.load(version)
+    older = registry.publish(tiny_pipeline(1.0), manifest_for("xgboost"))
+    assert registry.load(older).files == {}  # bundles without extra files still load
+
+
+def test_extra_files_are_bounded_and_plainly_named(registry: Registry) -> None:
+    for name in ("model.joblib", "manifest.json", "../x", ".hidden"):
+        with pytest.raises(ValueError, match="bad extra file name"):
+            registry.publish(tiny_pipeline(1.0), manifest_for("xgboost"), extra_files={name: b""})
+    too_big = b"x" * (reg_module.MAX_EXTRA_FILE_BYTES + 1)
+    with pytest.raises(ValueError, match="over"):
+        registry.publish(tiny_pipeline(1.0), manifest_for("xgboost"), extra_files={"a": too_big})

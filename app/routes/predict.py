@@ -7,11 +7,18 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 
 from app.json_body import StrictJSONRoute
 from app.model_manager import ServedModel
-from app.schemas import BatchIn, BatchPrediction, MovieIn, Prediction
+from app.schemas import (
+    BATCH_RESPONSES,
+    PREDICT_RESPONSES,
+    BatchIn,
+    BatchPrediction,
+    MovieIn,
+    Prediction,
+)
 
 router = APIRouter(tags=["predict"], route_class=StrictJSONRoute)
 # One encoder: json.dumps with any non-default option builds a new one per call.
@@ -34,20 +41,34 @@ def served_model(request: Request) -> ServedModel:
     return served
 
 
-def _prediction(rating: float, sentiment: tuple[float, float], model: dict[str, str]) -> Any:
+def _prediction(
+    record: dict[str, Any],
+    rating: float,
+    sentiment: tuple[float, float],
+    served: ServedModel,
+) -> Any:
     """One `Prediction` as a plain dict (see `_json`)."""
     polarity, subjectivity = sentiment
+    rounded = _rounded(rating)
     return {
-        "predicted_rating": _rounded(rating),
-        **model,
+        "predicted_rating": rounded,
+        **served.identity,
         "sentiment": {"polarity": round(polarity, 4), "subjectivity": round(subjectivity, 4)},
+        **served.answers.extras(record, rounded),
     }
 
 
-def _predict(request: Request, movies: Sequence[MovieIn]) -> tuple[ServedModel, list[Any]]:
+def _predict(
+    request: Request, movies: Sequence[MovieIn], explain: bool
+) -> tuple[ServedModel, list[Any]]:
     served = served_model(request)  # read the reference once: one model answers the whole call
-    ratings, sentiments = served.scorer.score([m.to_record() for m in movies])
-    out = [_prediction(r, s, served.identity) for r, s in zip(ratings, sentiments, strict=True)]
+    records = [m.to_record() for m in movies]
+    ratings, sentiments = served.scorer.score(records)
+    out = [_prediction(*row, served) for row in zip(records, ratings, sentiments, strict=True)]
+    if explain:
+        for item, extra in zip(out, served.answers.explain(records), strict=True):
+            item["warnings"] += extra.pop("warnings")
+            item |= extra
     request.app.state.metrics.predictions.inc(len(out))
     return served, out
 
@@ -59,14 +80,31 @@ def _json(payload: dict[str, Any]) -> Response:
     return Response(_ENCODER.encode(payload), media_type="application/json")
 
 
-@router.post("/predict", response_model=Prediction)
-async def predict(movie: MovieIn, request: Request) -> Response:
+EXPLAIN = Query(
+    False,
+    description="also answer `explanation` (how each group of inputs moved the rating) and "
+    "`comparables` (the 5 most similar films the model learned from)",
+)
+
+
+@router.post(
+    "/predict",
+    response_model=Prediction,
+    summary="Predict one film's rating, with its interval and warnings",
+    responses=PREDICT_RESPONSES,
+)
+async def predict(movie: MovieIn, request: Request, explain: bool = EXPLAIN) -> Response:
     # async on purpose: the work is less CPU than a hop through the thread pool costs.
-    return _json(_predict(request, [movie])[1][0])
+    return _json(_predict(request, [movie], explain)[1][0])
 
 
-@router.post("/predict/batch", response_model=BatchPrediction)
-def predict_batch(batch: BatchIn, request: Request) -> Response:
+@router.post(
+    "/predict/batch",
+    response_model=BatchPrediction,
+    summary="Predict up to 1,000 films in one call",
+    responses=BATCH_RESPONSES,
+)
+def predict_batch(batch: BatchIn, request: Request, explain: bool = EXPLAIN) -> Response:
     # sync: up to 1000 rows is enough CPU to keep it off the event loop (runs in the thread pool).
-    served, predictions = _predict(request, batch.movies)
+    served, predictions = _predict(request, batch.movies, explain)
     return _json(served.identity | {"predictions": predictions})

@@ -112,6 +112,9 @@ class CandidateSummary(CandidateScore):
     run_id: str
     params: dict[str, Any]
     model_path: str
+    # the interval's calibration and the training ranges (moviescore.serving), for the manifest
+    calibration: dict[str, Any] | None = None
+    training_ranges: dict[str, Any] | None = None
 
     def score(self) -> CandidateScore:
         return CandidateScore(
@@ -158,6 +161,9 @@ class Manifest(Record):
     wandb_url: str | None = None
     run_id: str | None = None
     ds: str | None = None
+    # what the API answers with besides the rating (moviescore.serving: interval, warnings)
+    calibration: dict[str, Any] | None = None
+    training_ranges: dict[str, Any] | None = None
     # added by the registry
     version: str | None = None
     created_at: str | None = None
@@ -173,9 +179,12 @@ def build_manifest(
     run_id: str,
     ds: str | None = None,
     data_fingerprint: str | None = None,
+    calibration: Mapping[str, Any] | None = None,
+    training_ranges: Mapping[str, Any] | None = None,
 ) -> Manifest:
     """The manifest of a fitted pipeline about to be published (the registry adds version,
     created_at and files); the feature schema is what its feature step outputs."""
+    served = {"calibration": calibration, "training_ranges": training_ranges}
     return Manifest(
         model_name=candidate.model_name,
         params=dict(params),
@@ -186,6 +195,8 @@ def build_manifest(
         wandb_url=candidate.wandb_url,
         run_id=run_id,
         ds=ds,
+        # only what exists: a manifest keeps the keys it was built with
+        **{key: dict(value) for key, value in served.items() if value is not None},
     )
 
 

@@ -166,6 +166,8 @@ def train_step(ds: str, model_name: str) -> dict[str, Any]:
         model_path=str(model_path),
         wandb_run_id=tracked.id if tracked else None,
         wandb_url=tracked.url if tracked else None,
+        calibration=result.calibration,
+        training_ranges=result.training_ranges,
     ).dump()
     write_json(out / "candidate.json", summary)
     return summary
@@ -200,6 +202,7 @@ def promote_step(
     Takes the train steps' summaries (XCom dicts or models); returns a `PromotionRecord` as JSON."""
     from moviescore.records import build_manifest
     from moviescore.registry.store import Registry
+    from moviescore.serving.comparables import comparables_files
     from moviescore.training.candidates import baseline_metrics
     from moviescore.training.promotion import PromotionPolicy, decide, pick_challenger
     from moviescore.training.tracking import log_promotion
@@ -246,8 +249,13 @@ def promote_step(
             run_id=run_id,
             ds=ds,
             data_fingerprint=data_summary.fingerprint,
+            calibration=challenger.calibration,
+            training_ranges=challenger.training_ranges,
         )
-        record.champion_version = registry.publish(pipeline, manifest)
+        fitted_on = pd.concat([splits.train, splits.val], ignore_index=True)  # as train_candidate
+        record.champion_version = registry.publish(
+            pipeline, manifest, extra_files=comparables_files(fitted_on)
+        )
         registry.set_champion(record.champion_version, record)
     registry.write_decision(run_id, record)
     out = record.dump()

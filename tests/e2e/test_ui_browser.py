@@ -20,21 +20,12 @@ import pytest
 from moviescore.config import Settings
 from moviescore.studio.client import explains
 from tests.helpers import live
+from tests.helpers.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.helpers.processes import free_port, running
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-]
 DOCS = live.REPO / "docs"
 MOVIE = {
     "title": "The Last Orbit",

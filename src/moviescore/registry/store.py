@@ -33,7 +33,7 @@ import logging
 import re
 import secrets
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -86,6 +86,7 @@ class IntegrityError(RegistryError):
 
 
 R = TypeVar("R", bound=Record)
+MAX_EXTRA_FILE_BYTES = 32 * 2**20  # an extra file (e.g. the comparables index) is small data
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,7 @@ class ModelBundle:
     version: str
     manifest: Manifest
     pipeline: Any
+    files: dict[str, bytes] = field(default_factory=dict)  # verified extra files, by name
 
 
 def new_version_id(model_name: str, now: datetime | None = None) -> str:
@@ -135,9 +137,21 @@ class Registry:
         return parse(model, raw, f"s3://{self.bucket}/{key}")
 
     # --- versions ---------------------------------------------------------------------------
-    def publish(self, pipeline: Any, manifest: Manifest | Mapping[str, Any]) -> str:
-        """Upload a new version (model, then manifest), HEAD the model file; its id."""
+    def publish(
+        self,
+        pipeline: Any,
+        manifest: Manifest | Mapping[str, Any],
+        extra_files: Mapping[str, bytes] | None = None,
+    ) -> str:
+        """Upload a new version (model and `extra_files`, then manifest), HEAD every file; its id.
+        Extra files are sha256-verified like the model and handed back by `load`."""
         fields = parse(Manifest, manifest, "the manifest to publish")
+        extra = dict(extra_files or {})
+        for name, blob in extra.items():
+            if name in {MODEL_FILE, MANIFEST_FILE} or "/" in name or name.startswith("."):
+                raise ValueError(f"bad extra file name {name!r}")
+            if len(blob) > MAX_EXTRA_FILE_BYTES:
+                raise ValueError(f"{name} is {len(blob)} bytes, over {MAX_EXTRA_FILE_BYTES}")
         version = new_version_id(fields.model_name)
         buffer = io.BytesIO()
         joblib.dump(pipeline, buffer)
@@ -147,11 +161,16 @@ class Registry:
         doc |= {
             "version": version,
             "created_at": _now().isoformat(),
-            "files": {MODEL_FILE: {"sha256": _sha256(model), "size": len(model)}},
+            "files": {
+                name: {"sha256": _sha256(blob), "size": len(blob)}
+                for name, blob in {MODEL_FILE: model, **extra}.items()
+            },
         }
         if self.signing_key:
             doc = signing.sign(doc, self.signing_key)
         self.store.put(self._key(version, MODEL_FILE), model, "application/octet-stream")
+        for name, blob in extra.items():
+            self.store.put(self._key(version, name), blob, "application/octet-stream")
         self.store.put(self._key(version, MANIFEST_FILE), _to_json(doc))
         self._check_uploaded(version, self._parse(Manifest, self._key(version, MANIFEST_FILE), doc))
         return version
@@ -207,6 +226,9 @@ class Registry:
         manifest = self.manifest(version)
         blobs: dict[str, bytes] = {}
         for name, meta in self._files(version, manifest).items():
+            size = meta.size
+            if name != MODEL_FILE and not (isinstance(size, int) and size <= MAX_EXTRA_FILE_BYTES):
+                raise IntegrityError(version, "bad manifest", f"{name}: size {size!r}")
             blob, _ = self.store.get(self._key(version, name))
             if blob is None:
                 raise IntegrityError(version, "missing file", f"{name} is not in the bucket")
@@ -220,7 +242,8 @@ class Registry:
 
     def load(self, version: str) -> ModelBundle:
         manifest, blobs = self.verify(version)
-        return ModelBundle(version, manifest, joblib.load(io.BytesIO(blobs[MODEL_FILE])))
+        pipeline = joblib.load(io.BytesIO(blobs.pop(MODEL_FILE)))
+        return ModelBundle(version, manifest, pipeline, files=blobs)
 
     def list_versions(self, limit: int | None = None) -> list[ListedVersion]:
         """Complete versions' manifests, newest first, with `champion: bool`: the `limit` newest,

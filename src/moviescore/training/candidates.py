@@ -12,6 +12,8 @@ from sklearn.pipeline import Pipeline
 
 from moviescore.ingest.partitions import SPLITS, Splits
 from moviescore.ingest.raw_movie import LABEL
+from moviescore.serving.calibration import calibrate
+from moviescore.serving.ranges import training_ranges
 from moviescore.serving.scoring import Scorer, clamp
 from moviescore.training.features import MovieFeatures, make_pipeline
 from moviescore.training.specs import ModelSpec, spec
@@ -30,6 +32,9 @@ class CandidateResult:
     learning_curve: dict[str, list[float]] = field(default_factory=dict)
     # the validation years' predictions of the model fitted on train only (the backtest's bias)
     val_pred: np.ndarray | None = None
+    # the interval's conformal calibration on the test rows, and what the model was fitted on
+    calibration: dict[str, Any] | None = None
+    training_ranges: dict[str, Any] | None = None
 
 
 def scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
@@ -136,4 +141,6 @@ def train_candidate(name: str, splits: Splits) -> CandidateResult:
         test_pred=test_pred,
         learning_curve=model_spec.learning_curve(selected[-1]),
         val_pred=val_pred,
+        calibration=calibrate(test_true, test_pred),
+        training_ranges=training_ranges(fit_rows),
     )

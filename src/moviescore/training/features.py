@@ -7,7 +7,8 @@ float32 array row by row, so a single API request costs well under a millisecond
 
 The overview's TextBlob sentiment (polarity, subjectivity) is a model input because the product
 names it as one, though on the rolling validation folds it was neutral to slightly harmful; the
-benchmark reports that ablation. It is cached per text, so repeated transforms stay cheap.
+benchmark reports that ablation. `moviescore.training.sentiment` computes TextBlob's exact numbers
+several times faster, and it is cached per text, so repeated transforms stay cheap.
 
 A list field that is None/NaN is UNKNOWN (e.g. keywords from a source that has no keywords), not
 empty: its count and target encoding are NaN. `fit_transform` blanks the keywords of a seeded share
@@ -31,9 +32,9 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.model_selection import KFold
 from sklearn.pipeline import Pipeline
-from textblob.en import sentiment as _pattern_sentiment
 
 from moviescore.ingest.raw_movie import CREDIT_FIELDS
+from moviescore.training.sentiment import polarity_subjectivity
 
 WORD = re.compile(r"\w+")
 SEQUEL = re.compile(r"(?:\b(?:[2-9]|ii|iii|iv|part)\b|:)", re.IGNORECASE)
@@ -75,7 +76,7 @@ MAX_CACHED_TEXT_BYTES = 1_200
 
 
 def _sentiment(text: str) -> tuple[float, float]:
-    polarity, subjectivity = _pattern_sentiment(text)  # what TextBlob(text).sentiment computes
+    polarity, subjectivity = polarity_subjectivity(text)  # = TextBlob(text).sentiment, faster
     return float(polarity), float(subjectivity)
 
 

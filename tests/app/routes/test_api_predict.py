@@ -46,7 +46,7 @@ def test_prediction_depends_on_the_description(client: TestClient) -> None:
 def test_minimal_movie_and_unseen_categories_are_fine(client: TestClient) -> None:
     body = {"title": "X", "original_language": "xx", "release_date": "2030-01-01"}
     assert client.post("/predict", json=body).status_code == 200
-    odd = movie(genres=["Nonexistent Genre"], keywords=["never seen"], runtime=None, budget=0)
+    odd = movie(genres=["science FICTION"], keywords=["never seen"], runtime=None, budget=0)
     response = client.post("/predict", json=odd)
     assert response.status_code == 200
     assert response.json()["sentiment"]["polarity"] != 0  # the example overview has a tone
@@ -149,3 +149,122 @@ def test_keywords_left_out_are_unknown_not_empty() -> None:
     del described["keywords"]
     assert MovieIn(**described).to_record()["keywords"] is None
     assert MovieIn(**movie(keywords=[])).to_record()["keywords"] == []
+
+
+# --- interval, warnings, explanations ---------------------------------------------------------
+
+
+@pytest.fixture
+def full_client(settings, pipeline) -> Any:
+    """A bundle as the pipeline publishes it now: calibration, training ranges, comparables."""
+    import pandas as pd
+
+    from app.main import create_app
+    from app.model_manager import ModelManager
+    from moviescore.registry.store import ModelBundle
+    from moviescore.serving.calibration import calibrate
+    from moviescore.serving.comparables import comparables_files
+    from moviescore.serving.ranges import training_ranges
+    from tests.helpers.live import manifest_for
+    from tests.helpers.movies import learnable_records
+
+    records, ratings = learnable_records()
+    rows = pd.DataFrame(records).assign(vote_average=ratings)
+    manifest = manifest_for(pipeline).model_copy(
+        update={
+            "calibration": calibrate(ratings, pipeline.predict(records)),
+            "training_ranges": training_ranges(rows),
+        }
+    )
+    bundle = ModelBundle("v-full", manifest, pipeline, files=comparables_files(rows))
+    with TestClient(create_app(settings, manager=ModelManager.static(bundle))) as c:
+        yield c
+
+
+def test_every_answer_has_an_interval_and_warnings(full_client: TestClient) -> None:
+    body = full_client.post("/predict", json=movie(release_date="2014-03-01")).json()
+    interval = body["interval"]
+    assert interval["level"] == 0.8
+    assert interval["low"] <= body["predicted_rating"] <= interval["high"]
+    # within every training range; the synthetic films have no keywords the model knows
+    assert body["warnings"] == ["3 of 3 keywords are unknown to the model and carry no signal."]
+    assert "explanation" not in body and "comparables" not in body
+    batch = full_client.post("/predict/batch", json={"movies": [movie(), movie()]}).json()
+    assert all("interval" in p and "warnings" in p for p in batch["predictions"])
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"budget": 1e10}, "Budget $10B is outside"),
+        ({"runtime": 400}, "Runtime 400 min is outside"),
+        ({"release_date": "2030-06-01"}, "Release year 2030"),
+        ({"keywords": None}, "Keywords left out"),
+        ({"keywords": []}, "empty list"),
+        ({"overview": ""}, "No overview"),
+    ],
+)
+def test_one_warning_per_cause_through_the_api(
+    full_client: TestClient, changes: dict[str, Any], expected: str
+) -> None:
+    base = movie(release_date="2013-03-01", keywords=None)
+    warnings = full_client.post("/predict", json=base | changes).json()["warnings"]
+    assert any(expected in w for w in warnings), warnings
+    # the base leaves keywords out, which is a warning of its own
+    assert len(warnings) == (1 if "keywords" in changes else 2), warnings
+
+
+def test_explain_answers_groups_that_add_up_and_comparables(
+    full_client: TestClient, pipeline
+) -> None:
+    from app.schemas import MovieIn
+
+    response = full_client.post("/predict?explain=true", json=movie())
+    assert response.status_code == 200, response.text
+    body = response.json()
+    explanation = body["explanation"]
+    raw = float(pipeline.predict([MovieIn(**movie()).to_record()])[0])
+    total = explanation["base_rating"] + sum(c["value"] for c in explanation["contributions"])
+    assert total == pytest.approx(raw, abs=0.01)
+    assert {"genres", "budget", "runtime", "release date"} <= {
+        c["group"] for c in explanation["contributions"]
+    }
+    budget = next(c for c in explanation["contributions"] if c["group"] == "budget")
+    assert budget["detail"] == "budget $95M"
+    assert len(body["comparables"]) == 5
+    assert set(body["comparables"][0]) == {"title", "release_year", "budget", "rating"}
+    batch = full_client.post("/predict/batch?explain=true", json={"movies": [movie()] * 2})
+    assert batch.json()["predictions"][1]["explanation"] == explanation
+
+
+def test_an_older_bundle_still_explains_without_comparables(client: TestClient) -> None:
+    body = client.post("/predict?explain=true", json=movie()).json()
+    assert body["explanation"]["contributions"]
+    assert body["comparables"] == []
+    assert any("without a comparables index" in w for w in body["warnings"])
+    assert any("without a calibrated interval" in w for w in body["warnings"])
+    assert body["interval"]["low"] < body["predicted_rating"] < body["interval"]["high"]
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "listed"),
+    [
+        ({"genres": ["Sci-Fi"]}, "genres", "Science Fiction, TV Movie"),
+        ({"original_language": "eng"}, "original_language", "en, eo"),
+        ({"runtime": 0}, "runtime", "use null for unknown"),
+    ],
+)
+def test_invalid_names_are_a_422_listing_the_valid_ones(
+    client: TestClient, changes: dict[str, Any], field: str, listed: str
+) -> None:
+    response = client.post("/predict", json=movie(**changes))
+    assert response.status_code == 422
+    error = response.json()["detail"][0]
+    assert error["loc"] == ["body", field]
+    assert listed in error["msg"]
+
+
+def test_genre_spelling_is_tmdbs(client: TestClient) -> None:
+    from app.schemas import MovieIn
+
+    assert MovieIn(**movie(genres=["science fiction"])).genres == ["Science Fiction"]

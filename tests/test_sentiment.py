@@ -1,0 +1,37 @@
+"""The fast sentiment is TextBlob's, number for number."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from textblob import TextBlob
+
+from moviescore.training.sentiment import polarity_subjectivity
+
+EDGE_CASES = [
+    "",
+    "   ",
+    "Not good. Not bad! Really not bad at all!!",
+    "A very, very good film :-) with a sad end :( and (!) irony ( ! ) too.",
+    "He isn't happy; she'd never be. They're U.S. agents, Mr. Smith et al. in 1998).",
+    "First paragraph is great.\n\nSecond one is terrible.\r\n\r\nThird: END-OF-SENTENCE ok",
+    "“Quoted” ‘text’ and 'single' \"double\" quotes... wonderful... awful!",
+    "Tabs\tand\u00a0non-breaking\u2003spaces\x1cand separators: extremely beautifully bad",
+    "o_O XD x-D 8-) <3 ♥ :'( ;'( >:/ :-. hopelessly romantic",
+    "never, ever a dull moment — unbelievably fun (PG-13).",
+]
+
+
+@pytest.mark.parametrize("text", EDGE_CASES)
+def test_edge_cases_equal_textblob(text: str) -> None:
+    expected = TextBlob(text).sentiment
+    assert polarity_subjectivity(text) == (expected.polarity, expected.subjectivity)
+
+
+def test_every_shared_overview_equals_textblob(tmdb_5000_zip: Path) -> None:
+    frame = pd.read_csv(tmdb_5000_zip, usecols=["overview", "tagline"])
+    texts = [t for column in frame for t in frame[column].dropna()]
+    mismatches = [t for t in texts if polarity_subjectivity(t) != tuple(TextBlob(t).sentiment)]
+    assert len(texts) > 7000 and mismatches == []
