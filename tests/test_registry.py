@@ -88,9 +88,10 @@ def test_publish_champion_load_round_trip(registry: Registry) -> None:
     assert pointer.metrics.test_rmse == 0.8
     stored = raw_json(registry, CHAMPION_KEY)  # the keys on S3 are the ones written before
     assert set(stored) == {
-        "version", "model_name", "metrics", "created_at", "promoted_at", "previous_version",
-        "action", "decision",
+        "version", "sequence", "model_name", "metrics", "created_at", "promoted_at",
+        "previous_version", "action", "decision",
     }  # fmt: skip
+    assert stored["sequence"] == 1 and stored["previous_version"] is None
     assert stored["decision"] == {"promote": True, "reason": "first"}
 
     bundle = registry.load(version)
@@ -115,7 +116,8 @@ def test_conditional_get_of_the_pointer(registry: Registry) -> None:
 
 
 def test_champion_pointer_is_written_last(registry: Registry, seaweedfs: Any) -> None:
-    """Watch every PutObject: when champion.json goes up, all files it names already exist."""
+    """Watch every PutObject: when champion.json goes up, all files it names already exist;
+    its history entry (keyed by sequence) follows the pointer."""
     observer = seaweedfs.client()
     puts: list[str] = []
 
@@ -131,8 +133,8 @@ def test_champion_pointer_is_written_last(registry: Registry, seaweedfs: Any) ->
     registry.set_champion(version, {"promote": True})
     assert puts[0] == f"models/{version}/model.joblib"
     assert puts[1] == f"models/{version}/manifest.json"
-    assert puts[2].startswith("models/history/") and puts[2].endswith(f"-{version}.json")
-    assert puts[-1] == CHAMPION_KEY and len(puts) == 4
+    assert puts[2] == CHAMPION_KEY
+    assert puts[3] == "models/history/seq-000000000001.json" and len(puts) == 4
 
 
 def test_set_champion_refuses_an_incomplete_version(registry: Registry) -> None:

@@ -326,7 +326,9 @@ class Registry:
         current = state.pointer
         if current is not None:
             self._write_history(current)  # fills the gap a crash after an earlier swap left
-        fields = {"ds": manifest.ds, "demo": True} if manifest.demo else {"ds": manifest.ds}
+        fields: dict[str, Any] = {"ds": manifest.ds} if manifest.ds else {}
+        if manifest.demo:
+            fields["demo"] = True
         pointer = ChampionPointer(
             version=version,
             sequence=(current.sequence or 0) + 1 if current else 1,
