@@ -323,7 +323,7 @@ class Registry:
         manifest = self.manifest(version)
         self._check_uploaded(version, manifest)
         state = based_on if based_on is not None else self.champion_state()
-        current = state.pointer
+        current = self._chain_head(state)
         if current is not None:
             self._write_history(current)  # fills the gap a crash after an earlier swap left
         fields: dict[str, Any] = {"ds": manifest.ds} if manifest.ds else {}
@@ -358,6 +358,18 @@ class Registry:
         written = self._parse(ChampionPointer, CHAMPION_KEY, body)
         self._write_history(written)
         return written
+
+    def _chain_head(self, state: ChampionState) -> ChampionPointer | None:
+        """The pointer a new one follows: `state`'s, unless the history holds a later link (the
+        pointer went backwards: an old pointer written back), whose chain then continues."""
+        keys, _ = self.store.list(f"{HISTORY}seq-")
+        newest = self._get(ChampionPointer, max(keys)) if keys else None
+        current = state.pointer
+        if newest is None or newest.sequence is None:
+            return current
+        if current is None or (current.sequence or 0) < newest.sequence:
+            return newest
+        return current
 
     def _write_history(self, pointer: ChampionPointer) -> None:
         """The history entry of a pointer that reached `champion.json`, once (If-None-Match)."""
@@ -397,7 +409,8 @@ class Registry:
 
     def rollback(self, version: str | None = None) -> ChampionPointer:
         """Make `version` (default: the champion before the current one) the champion again."""
-        current = self._champion_version()
+        head = self._chain_head(self.champion_state())
+        current = head.version if head else None
         target = version or self._previous_champion(current)
         if target == current:
             raise RegistryError(f"{target} is already the champion")
