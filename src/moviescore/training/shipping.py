@@ -204,6 +204,7 @@ def _decide(
         data=data,
         champion_version=champion.version,
         champion_recipe=judged.score if judged else None,
+        action=None,
     )
     if block is not None:
         return record, None, None
