@@ -113,6 +113,32 @@ def versions_table(overview: dict[str, Any]) -> pd.DataFrame:
     )
 
 
+def data_table(overview: dict[str, Any]) -> pd.DataFrame:
+    """What each version learned from: label scale (demo = the offline sample), sources, rows
+    and release dates per split, the training cutoff and the data fingerprint."""
+    rows = []
+    for v in overview.get("versions", []):
+        data = v.get("data") or {}
+        dates = data.get("release_dates") or {}
+        row = {"version": v.get("version"), "demo": bool(v.get("demo"))}
+        row |= {"label scale": data.get("label_scale"), "cutoff": data.get("ds")}
+        row["sources"] = ", ".join(f"{k} {n}" for k, n in (data.get("sources") or {}).items())
+        for split in ("train", "val", "test"):
+            span = " … ".join(dates.get(split) or [])
+            row[split] = f"{data.get(split, '')} ({span})" if split in data else None
+        row["fingerprint"] = data.get("fingerprint")
+        rows.append(row)
+    columns = ["version", "demo", "label scale", "cutoff", "sources", "train", "val", "test"]
+    return pd.DataFrame(rows, columns=[*columns, "fingerprint"])
+
+
+def attempts_table(overview: dict[str, Any], run_id: str | None) -> pd.DataFrame:
+    """Every attempt of one run (re-runs, promotions that lost a race), oldest first."""
+    attempts = (overview.get("attempts") or {}).get(run_id or "", [])
+    columns = ["attempted_at", "action", "champion_version", "reason"]
+    return pd.DataFrame([{c: a.get(c) for c in columns} for a in attempts], columns=columns)
+
+
 def candidates_table(decision: dict[str, Any]) -> pd.DataFrame:
     """The candidates of one pipeline run side by side, as the promotion step saw them."""
     rows = []
@@ -122,6 +148,11 @@ def candidates_table(decision: dict[str, Any]) -> pd.DataFrame:
         row["challenger"] = c.get("model_name") == decision.get("challenger")
         row["W&B"] = wandb_url(c)
         rows.append(row)
+    recipe = decision.get("champion_recipe")
+    if isinstance(recipe, dict):  # the champion's recipe, judged on the same rows
+        metrics = recipe.get("metrics") or {}
+        row = {"model": f"{recipe.get('model_name')} (champion's recipe)"}
+        rows.append(row | {m: metrics.get(m) for m in METRIC_COLUMNS} | {"challenger": False})
     return pd.DataFrame(rows, columns=["model", *METRIC_COLUMNS, "challenger", "W&B"])
 
 
@@ -217,6 +248,11 @@ def models_page(base_url: str) -> None:
     champion = overview.get("champion") or "none yet"
     served = overview.get("served_version") or "nothing loaded"
     st.write(f"Champion: **{champion}** — served by the API: **{served}**")
+    if any(v.get("champion") and v.get("demo") for v in overview.get("versions", [])):
+        st.warning(
+            "Demo model: the champion learned IMDb ratings from the offline sample, not TMDB "
+            "ratings. Collect TMDB data (a key or a snapshot) to train a real one."
+        )
     table = versions_table(overview)
     st.subheader("Published versions")
     st.dataframe(table, column_config={"W&B": st.column_config.LinkColumn("W&B")}, hide_index=True)
@@ -231,6 +267,11 @@ def models_page(base_url: str) -> None:
         )
         st.bar_chart(candidates.set_index("model")[["val_rmse", "test_rmse"]], stack=False)
         st.caption(decision.get("reason", ""))
+        attempts = attempts_table(overview, decision.get("run_id"))
+        if len(attempts) > 1:
+            st.dataframe(attempts, hide_index=True)
+    st.subheader("What each version learned from")
+    st.dataframe(data_table(overview), hide_index=True)
     st.subheader("Promotion history")
     st.dataframe(history_table(overview), hide_index=True)
 
