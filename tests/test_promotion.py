@@ -51,7 +51,9 @@ CASES = [
         0.93,
         None,
         True,
-        ["promoted: challenger xgboost test RMSE 0.790 beats champion 0.809 by 0.019 (≥ 0.005)"],
+        [
+            "promoted: challenger xgboost test RMSE 0.790 beats the champion's recipe 0.809 by 0.019 (≥ 0.005)"
+        ],
     ),
     (
         "worse than champion",
@@ -62,7 +64,7 @@ CASES = [
         False,
         [
             "not promoted: challenger xgboost test RMSE 0.812 is not better than "
-            "champion 0.809 by ≥ 0.005"
+            "the champion's recipe 0.809 by ≥ 0.005"
         ],
     ),
     (
@@ -72,7 +74,7 @@ CASES = [
         0.93,
         None,
         False,
-        ["not better than champion 0.809 by ≥ 0.005"],
+        ["not better than the champion's recipe 0.809 by ≥ 0.005"],
     ),
     (
         "better by less than the minimum",
@@ -81,7 +83,7 @@ CASES = [
         0.93,
         None,
         False,
-        ["not better than champion 0.809 by ≥ 0.005"],
+        ["not better than the champion's recipe 0.809 by ≥ 0.005"],
     ),
     (
         "better by exactly the minimum",
@@ -90,7 +92,7 @@ CASES = [
         0.93,
         None,
         True,
-        ["beats champion 0.809 by 0.005"],
+        ["beats the champion's recipe 0.809 by 0.005"],
     ),
     (
         "better but overfit",
@@ -108,7 +110,7 @@ CASES = [
         0.93,
         None,
         False,
-        ["is not better than champion", "; overfits: rmse gap 0.700"],
+        ["is not better than the champion's recipe", "; overfits: rmse gap 0.700"],
     ),
     (
         "no champion, beats baseline but overfit",

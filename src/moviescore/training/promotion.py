@@ -139,10 +139,12 @@ def decide(
         improvement = champion_test_rmse - test
         better = improvement >= min_improvement - _EPS
         ref = (
-            f"test RMSE {test:.3f} beats champion {champion_test_rmse:.3f} by {improvement:.3f} "
+            f"test RMSE {test:.3f} beats the champion's recipe {champion_test_rmse:.3f} by "
+            f"{improvement:.3f} "
             f"(≥ {min_improvement:g})"
             if better
-            else f"test RMSE {test:.3f} is not better than champion {champion_test_rmse:.3f} "
+            else f"test RMSE {test:.3f} is not better than the champion's recipe "
+            f"{champion_test_rmse:.3f} "
             f"by ≥ {min_improvement:g}"
         )
 
