@@ -122,9 +122,8 @@ def tmdb_score_pipeline() -> None:
     ) -> dict[str, Any]:
         from moviescore.steps import collect_step
 
-        params = params or {}
-        day = _ds(ds, dag_run)
-        return _library(collect_step, day, params.get("source"), params.get("snapshot"))
+        conf = params or {}
+        return _library(collect_step, _ds(ds, dag_run), conf.get("source"), conf.get("snapshot"))
 
     @task
     def preprocess(ds: str | None = None, dag_run: Any = None) -> dict[str, Any]:

@@ -52,7 +52,8 @@ CASES = [
         None,
         True,
         [
-            "promoted: challenger xgboost test RMSE 0.790 beats the champion's recipe 0.809 by 0.019 (≥ 0.005)"
+            "promoted: challenger xgboost test RMSE 0.790 beats the champion's recipe 0.809 "
+            "by 0.019 (≥ 0.005)"
         ],
     ),
     (
