@@ -57,3 +57,33 @@ def test_an_unreadable_snapshot_fails_as_configuration(settings: Settings, tmp_p
     with pytest.raises(ConfigurationError, match="cannot read the snapshot"):
         collect_step("2026-11-22", None, str(path))
     assert not settings.raw_dir.exists()  # nothing written
+
+
+def test_s3_is_checked_before_any_training(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """S3 down: preprocess fails in seconds, before a model is fitted (not at promote)."""
+    import time
+
+    from moviescore.config import get_settings
+    from moviescore.registry.s3 import S3Unavailable
+    from moviescore.steps import preprocess_step
+    from tests.helpers.processes import free_port
+
+    monkeypatch.setenv("S3_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")  # nobody listens
+    get_settings.cache_clear()
+    began = time.monotonic()
+    with pytest.raises(S3Unavailable, match="unreachable"):
+        preprocess_step("2026-11-22")
+    assert time.monotonic() - began < 30
+    assert not (get_settings().data_dir / "datasets").exists()
+
+
+def test_a_missing_bucket_is_a_configuration_error(s3_settings: Settings) -> None:
+    from moviescore.registry.store import Registry
+    from moviescore.steps import check_registry
+
+    registry = Registry.from_settings(s3_settings)
+    registry.bucket = registry.store.name = "no-such-bucket-here"
+    with pytest.raises(ConfigurationError, match="does not exist"):
+        check_registry(registry)
