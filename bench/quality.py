@@ -3,11 +3,13 @@
     .venv/bin/python -m bench.quality [--data PATH]
 
 Shared data, label filter vote_count > 5; train <= 2009, validate 2010-2011, test 2012-2013
-(`dataset.split_by_years`). Candidates go through `train.train_candidate` exactly as in the
-pipeline: selected on validation, refitted on train + val, scored once on test. So the seed
-recipe and the mean are scored the same way: val from a fit on train, test from a fit on
-train + val — which is also DESIGN.md's reference split (train <= 2011 / test 2012-2013).
-The champion is the candidate with the lowest validation RMSE (`promotion.pick_challenger`).
+(`dataset.split_by_years`). Candidates are judged exactly as the pipeline judges recipes
+(`candidates.train_candidate`: fitted on train, early stopping on val, scored on test). The
+headline is the *shipped* model: the champion's recipe refitted with its rounds on every labelled
+row before the test years (train + val, `candidates.refit`, as the pipeline ships it), scored on
+the test years it never saw. The seed recipe is scored the same way: val from a fit on train,
+test from a fit on train + val — which is also DESIGN.md's reference split (train <= 2011 / test
+2012-2013). The champion is the candidate with the lowest validation RMSE.
 Ablation: the champion's model retrained with one group of raw inputs neutralised in every split
 (the features module has no switch per group, so the inputs are blanked instead; a blanked group
 carries no information, which is what "without it" means for a tree model).
@@ -33,11 +35,11 @@ from bench.seed_recipe import SeedRecipe
 from bench.stack import DATA, MIN_VOTES, TRAIN_UNTIL, VAL_UNTIL, forward_split, scored
 from moviescore.ingest.partitions import Splits
 from moviescore.ingest.raw_movie import LABEL
-from moviescore.serving.scoring import SENTIMENT_FEATURES
+from moviescore.serving.scoring import SENTIMENT_FEATURES, Scorer
 
 # `scores`, not `evaluate`: the seed recipe is not a fitted sklearn Pipeline, but it is scored
 # exactly like the candidates.
-from moviescore.training.candidates import baseline_metrics, scores, train_candidate
+from moviescore.training.candidates import baseline_metrics, refit, scores, train_candidate
 from moviescore.training.promotion import pick_challenger
 from moviescore.training.specs import CANDIDATES
 
@@ -95,6 +97,19 @@ def seed_metrics(splits: Splits) -> dict[str, float]:
     out = {f"val_{k}": v for k, v in scores(_y(splits.val), val).items()}
     out |= {f"test_{k}": v for k, v in scores(_y(splits.test), refit.predict(splits.test)).items()}
     return out
+
+
+def shipped_metrics(
+    champion: str, params: dict[str, Any], splits: Splits, judged: dict[str, float]
+) -> dict[str, float]:
+    """The champion recipe as the pipeline ships it at the end of the val years (refitted on
+    train + val with its rounds), scored on the test years; val scores are the judged fit's."""
+    rows = pd.concat([splits.train, splits.val], ignore_index=True)
+    pipeline, _ = refit(champion, params, rows, len(splits.train))
+    test = scores(_y(splits.test), Scorer(pipeline).ratings(splits.test))
+    return {k: v for k, v in judged.items() if k.startswith("val_")} | {
+        f"test_{k}": v for k, v in test.items()
+    }
 
 
 def reference_mean(splits: Splits) -> dict[str, float]:
@@ -171,10 +186,12 @@ def run(data: Path = DATA) -> dict[str, Any]:
     champion = pick_challenger([scored(result) for result in fitted.values()]).model_name
     seed = seed_metrics(splits)
     results: dict[str, dict[str, float]] = dict(candidates)
+    shipped = shipped_metrics(champion, fitted[champion].params, splits, candidates[champion])
+    results[f"shipped {champion}"] = shipped
     results["seed recipe"] = seed
     results["mean"] = baseline_metrics(splits)
     ref_mean = reference_mean(splits)
-    ratio = candidates[champion]["test_rmse"] / seed["test_rmse"]
+    ratio = shipped["test_rmse"] / seed["test_rmse"]
     val_ratio = candidates[champion]["val_rmse"] / seed["val_rmse"]
     ablation = ablate(champion, splits, candidates[champion])
     plot(results, champion, ASSETS / "quality_rmse.png")
@@ -193,12 +210,14 @@ def run(data: Path = DATA) -> dict[str, Any]:
             f"({len(labelled)} movies); forward split train ≤ {TRAIN_UNTIL} ({sizes['train']}), "
             f"validate {TRAIN_UNTIL + 1}–{VAL_UNTIL} ({sizes['val']}), test "
             f"{VAL_UNTIL + 1}–2013 ({sizes['test']}). Every model on the same rows in the same "
-            "run. Candidates via `train.train_candidate` (val scores from the fit on train; "
-            "test scores from the refit on train + val, as the pipeline serves it); the seed "
-            "recipe (`bench/seed_recipe.py`) is scored the same way, so its test figure is the "
+            "run. Candidates as the pipeline judges recipes (`candidates.train_candidate`: fit "
+            "on train, early stopping on val, test scores from that fit); `shipped` is the "
+            "champion's recipe refitted on train + val with its rounds, as the pipeline ships "
+            "it, scored on the test years; the seed "
+            "recipe (`bench/seed_recipe.py`) is scored like `shipped`, so its test figure is the "
             "DESIGN.md reference split (train ≤ 2011 / test 2012–2013). The mean baseline row is "
             "`train.baseline_metrics` (mean of train ≤ 2009).",
-            f"**Headline: champion `{champion}` test RMSE / seed recipe test RMSE = "
+            f"**Headline: shipped `{champion}` test RMSE / seed recipe test RMSE = "
             f"{ratio:.3f}** (target ≤ {TARGET_RATIO}; on validation years {val_ratio:.3f}).",
             table(
                 ["model", "val RMSE", "val MAE", "val R²", "test RMSE", "test MAE", "test R²"],
@@ -210,7 +229,7 @@ def run(data: Path = DATA) -> dict[str, Any]:
                 [
                     ["mean (of train ≤ 2011)", ref_mean["test_rmse"], REFERENCE["mean"]],
                     ["seed recipe", seed["test_rmse"], REFERENCE["seed"]],
-                    [f"champion `{champion}`", candidates[champion]["test_rmse"], "≈ 0.73 target"],
+                    [f"shipped `{champion}`", shipped["test_rmse"], "≈ 0.73 target"],
                 ],
             ),
             f"Ablation: `{champion}` retrained with one input group blanked in every split "
@@ -236,9 +255,8 @@ def run(data: Path = DATA) -> dict[str, Any]:
     write_section("quality", body)
     targets = [
         Target(
-            "champion test RMSE / seed recipe test RMSE ≤ 0.90",
-            f"{ratio:.3f} ({champion} {candidates[champion]['test_rmse']:.3f} vs seed "
-            f"{seed['test_rmse']:.3f})",
+            "shipped champion test RMSE / seed recipe test RMSE ≤ 0.90",
+            f"{ratio:.3f} ({champion} {shipped['test_rmse']:.3f} vs seed {seed['test_rmse']:.3f})",
             ratio <= TARGET_RATIO,
             ""
             if ratio <= TARGET_RATIO

@@ -141,6 +141,22 @@ def train_candidate(
     )
 
 
+def refit(
+    name: str, params: dict[str, Any], rows: pd.DataFrame, judged_rows: int
+) -> tuple[Pipeline, dict[str, Any]]:
+    """Recipe `name`/`params` fitted on `rows` with the rounds early stopping chose on a train
+    split of `judged_rows` rows, scaled to `len(rows)`; the pipeline and its params (the recipe
+    + `best_iteration` + `refit_rounds`)."""
+    recipe = recipe_of(name, params)
+    fitted = dict(params)
+    best = params.get("best_iteration")
+    if best is not None:
+        rounds = max(1, round((int(best) + 1) * len(rows) / judged_rows))
+        recipe["n_estimators"] = fitted["refit_rounds"] = rounds
+    pipeline, _ = _fit(spec(name), rows, **recipe)
+    return pipeline, fitted
+
+
 @dataclass
 class Shipped:
     """A judged recipe refitted on every labelled row: what the registry publishes."""
@@ -156,15 +172,8 @@ def ship(name: str, params: dict[str, Any], splits: Splits, split_model: Pipelin
     early stopping chose, scaled to the larger row count. `RefitError` unless, on the test
     rows, it scores within `REFIT_RMSE_SLACK` of `split_model`'s held-out RMSE (or better) and
     its predictions stay within `REFIT_MAX_DRIFT` (RMS) of `split_model`'s."""
-    model_spec = spec(name)
     rows = pd.concat([splits.train, splits.val, splits.test], ignore_index=True)
-    recipe = recipe_of(name, params)
-    shipped = dict(params)
-    best = params.get("best_iteration")
-    if best is not None:
-        rounds = max(1, round((int(best) + 1) * len(rows) / len(splits.train)))
-        recipe["n_estimators"] = shipped["refit_rounds"] = rounds
-    pipeline, _ = _fit(model_spec, rows, **recipe)
+    pipeline, shipped = refit(name, params, rows, len(splits.train))
     refit_pred = Scorer(pipeline).ratings(splits.test)
     split_pred = Scorer(split_model).ratings(splits.test)
     truth = splits.test[LABEL].to_numpy(dtype=float)
