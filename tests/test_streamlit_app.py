@@ -135,6 +135,25 @@ def test_tables_for_the_models_page() -> None:
     assert ui.versions_table(empty).empty and ui.latest_decision(empty) is None
 
 
+def test_what_each_version_learned_from_and_the_champion_recipe() -> None:
+    data = {"ds": "2026-11-20", "label_scale": "imdb_rating", "sources": {"omdb_sample": 897},
+            "train": 627, "val": 135, "test": 135, "fingerprint": "f00d",
+            "release_dates": {"test": ["2013-01-01", "2014-12-31"]}}  # fmt: skip
+    overview = {"versions": [{"version": "v9", "demo": True, "champion": True, "data": data}]}
+    row = ui.data_table(overview).iloc[0]
+    assert bool(row["demo"]) and row["label scale"] == "imdb_rating"
+    assert row["cutoff"] == "2026-11-20" and row["sources"] == "omdb_sample 897"
+    assert row["test"] == "135 (2013-01-01 … 2014-12-31)"
+    decision = {"candidates": [{"model_name": "xgboost", "metrics": {"test_rmse": 0.75}}],
+                "champion_recipe": {"model_name": "lightgbm", "metrics": {"test_rmse": 0.76}},
+                "challenger": "xgboost", "run_id": "run-1"}  # fmt: skip
+    table = ui.candidates_table(decision)
+    assert list(table["model"]) == ["xgboost", "lightgbm (champion's recipe)"]
+    attempts = {"attempts": {"run-1": [{"action": "promote"}, {"action": None}]}}
+    assert ui.attempts_table(attempts, "run-1")["action"].tolist()[0] == "promote"
+    assert len(ui.attempts_table(attempts, "run-1")) == 2
+
+
 def test_latest_run_wins_even_when_it_did_not_promote() -> None:
     kept = {"run_id": "r3", "promoted": False, "candidates": [{"model_name": "xgboost"}]}
     decision = ui.latest_decision({**OVERVIEW, "runs": [kept]})
