@@ -160,6 +160,7 @@ def promote(
             registry.discard(version)  # never served: no orphan left behind
             now = registry.champion_state().pointer
             lost_to.append(now.version if now else "?")
+            record.lost_to = list(lost_to)
             record.champion_version = champion.version
             record.reason = f"lost the race to {lost_to[-1]}: deciding again ({record.reason})"
             record.promoted, record.action = False, None
