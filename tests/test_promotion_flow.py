@@ -185,6 +185,7 @@ def test_two_cli_pipelines_started_together_agree_on_one_history(
     assert shipped == chain  # every version that shipped is a link of the chain, in order
     listed = {v.version for v in registry.list_versions()}
     assert listed == set(chain)  # a promotion that lost left no orphan behind
-    losers = [a for a in attempts if a.lost_to]
-    for loser in losers:  # it re-decided against the champion that won
-        assert loser.previous_champion in chain
+    for lost in (a for a in attempts if (a.reason or "").startswith("lost the race")):
+        assert lost.lost_to and lost.lost_to[-1] in chain and lost.action is None
+    for again in (a for a in attempts if (a.attempt or 1) > 1):  # re-decided against the winner
+        assert again.previous_champion == again.lost_to[-1]
