@@ -24,7 +24,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
 
 from moviescore.records import RecordError
-from moviescore.registry.store import PointerRefused
 from moviescore.serving.scoring import Scorer
 
 if TYPE_CHECKING:
@@ -158,6 +157,8 @@ class ModelManager:
         return result
 
     def _poll(self) -> str:
+        from moviescore.registry.store import PointerRefused  # boto3 & co.: only when polling
+
         assert self.registry is not None
         etag_to_send = self._etag
         failed = self._failed.get(self._failed_pointer or "")
