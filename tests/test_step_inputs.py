@@ -59,6 +59,7 @@ def test_an_unreadable_snapshot_fails_as_configuration(settings: Settings, tmp_p
     assert not settings.raw_dir.exists()  # nothing written
 
 
+@pytest.mark.slow
 def test_s3_is_checked_before_any_training(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
