@@ -36,7 +36,10 @@ from moviescore.studio.movie_form import (
     what_if_frame,
 )
 from moviescore.studio.registry_view import (
+    attempts_table,
     candidates_table,
+    data_table,
+    demo_champion,
     diff_versions,
     history_table,
     rmse_by_run_frame,
@@ -279,6 +282,11 @@ def models_page(base_url: str) -> None:
     champion = overview.get("champion") or "none yet"
     served = overview.get("served_version") or "nothing loaded"
     st.write(f"Champion: **{champion}** — served by the API: **{served}**")
+    if demo_champion(overview):
+        st.warning(
+            "Demo model: the champion learned IMDb ratings from the offline sample, not TMDB "
+            "ratings. Collect TMDB data (a key or a snapshot) to train a real one."
+        )
     data_dir = str(_settings().data_dir)
     wide = st.column_config.TextColumn(width="large")
     links = {
@@ -301,11 +309,16 @@ def models_page(base_url: str) -> None:
         decision = by_id[picked]
         table(candidates_table(decision, data_dir), column_config=links)
         st.markdown(f"**Decision:** {decision.get('reason') or 'no reason recorded'}")
+        attempts = attempts_table(overview, picked)
+        if len(attempts) > 1:
+            wrapped_table(attempts)
     else:
         st.caption("No pipeline run recorded yet.")
     st.subheader("Published versions")
     versions = versions_table(overview, data_dir)
     table(versions, column_config=links)
+    st.subheader("What each version learned from")
+    table(data_table(overview))
     manifests = {v["version"]: v for v in overview.get("versions", []) if v.get("version")}
     if len(manifests) >= 2:
         st.subheader("Compare two versions")

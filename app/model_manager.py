@@ -6,6 +6,10 @@ the request path, and published with a single reference assignment of an immutab
 `ServedModel`: a request sees the old model or the new one, never half of either. Anything that
 goes wrong keeps the old model; a version that failed is retried only after an exponential
 backoff, so a corrupt upload does not cost a download every poll.
+
+With `MODEL_SIGNING_KEY` the registry refuses a pointer the key holder did not sign, and this
+manager refuses a signed pointer whose `sequence` is lower than the one it serves (a replay of
+an old pointer); a rollback by the key holder is a new pointer with a higher sequence.
 """
 
 from __future__ import annotations
@@ -164,6 +168,8 @@ class ModelManager:
         return result
 
     def _poll(self) -> str:
+        from moviescore.registry.store import PointerRefused  # boto3 & co.: only when polling
+
         assert self.registry is not None
         etag_to_send = self._etag
         failed = self._failed.get(self._failed_pointer or "")
@@ -171,6 +177,11 @@ class ModelManager:
             etag_to_send = None  # backoff over: look at the pointer again, even if unchanged
         try:
             pointer, etag = self.registry.champion_if_changed(etag_to_send)
+        except PointerRefused as exc:  # keyed: not written by the key holder
+            self._reached_registry()
+            self._etag = exc.etag  # an unchanged refused pointer then costs a 304
+            self._record_error(str(exc)[:500])
+            return "refused"
         except RecordError as exc:  # S3 answered, but with a broken pointer: keep serving
             self._reached_registry()
             self._record_error(f"bad champion pointer: {exc}"[:500])
@@ -185,6 +196,11 @@ class ModelManager:
                 return "no_champion"
             return "backoff" if self._failed_pointer else "unchanged"
         version = pointer.version
+        replay = self._replayed(pointer)
+        if replay is not None:
+            self._etag = etag
+            self._record_error(replay)
+            return "refused"
         if self.served is not None and self.served.version == version:
             self._etag = etag
             self._failed_pointer = None  # e.g. rolled back to what we serve
@@ -205,6 +221,19 @@ class ModelManager:
         self.reload_successes += 1
         log.info("serving model %s (%s) from %s", version, pointer.model_name, uri)
         return "loaded"
+
+    def _replayed(self, pointer: ChampionPointer) -> str | None:
+        """Why a keyed server refuses `pointer` as older than what it serves, or None."""
+        served = self.served.pointer if self.served is not None else None
+        if not getattr(self.registry, "signing_key", None) or served is None:
+            return None
+        old, new = served.sequence, pointer.sequence
+        if old is None or (new is not None and new >= old):
+            return None
+        return (
+            f"champion pointer refused: sequence {new} is lower than the served {old} "
+            f"({served.version}); a replay of an old pointer, not a rollback"
+        )
 
     def _reached_registry(self) -> None:
         self.last_success_at = _now()

@@ -244,6 +244,15 @@ class ModelStatus(BaseModel):
         "or 'native' (the library's own predict, when the regressor could not be compiled "
         "faithfully)",
     )
+    demo: bool = Field(
+        False, description="learned from the offline sample (IMDb ratings), not from TMDB data"
+    )
+    data: dict[str, Any] | None = Field(
+        None,
+        description="what the model learned from: sources, label scale, rows and release-date "
+        "range per split, training cutoff (ds), data fingerprint",
+    )
+    sequence: int | None = Field(None, description="the champion pointer's sequence number")
     poll_seconds: float
     last_poll_at: str | None = None
     last_poll_result: str | None = None
@@ -262,6 +271,8 @@ class ModelsOverview(BaseModel):
     versions: list[dict[str, Any]]
     history: list[dict[str, Any]]
     runs: list[dict[str, Any]] = []  # newest pipeline runs' decisions, promoted or not
+    # per run id, every attempt (re-runs, races lost) oldest first: when, action, reason
+    attempts: dict[str, list[dict[str, Any]]] = {}
 
 
 def _error(description: str, detail: Any) -> dict[str, Any]:

@@ -40,24 +40,56 @@ Every day at **00:00 UTC (09:00 KST)** for the logical date `ds`:
 3. **train** ×3 (mapped: xgboost, lightgbm, random_forest) — one W&B run each (offline unless
    `WANDB_API_KEY` is set), grouped by the pipeline run id of `ds` (`run-<ds>`; a re-run of `ds`
    reuses it).
-4. **promote** — the candidate with the lowest *validation* RMSE is the challenger. The current
-   champion is re-scored on the same test set. The challenger is promoted when its test RMSE beats
-   the champion's by at least `MIN_RMSE_IMPROVEMENT` and its overfit gap (test − train RMSE) stays
-   under `MAX_RMSE_GAP`; with no champion it must beat the mean-rating baseline. The verdict is
-   always written to `s3://$S3_BUCKET/runs/<run_id>/decision.json`; on promotion
-   `models/champion.json` moves last, and the API picks the new model up on its next poll.
+4. **promote** — recipes are judged, not stored artifacts. The candidate with the lowest
+   *validation* RMSE is the challenger; the champion's recipe (model and parameters from its
+   manifest) is fitted on the same train split; both are scored on the same test rows, which
+   neither saw. The challenger wins when its test RMSE beats the champion recipe's by at least
+   `MIN_RMSE_IMPROVEMENT` and its overfit gap (test − train RMSE) stays under `MAX_RMSE_GAP`;
+   with no champion it must beat the mean-rating baseline. What ships is the winning recipe
+   refitted on every labelled row up to `ds` (a `refresh` when the champion's recipe holds and
+   the data is newer), after a sanity check against the model that was judged. A run for a date
+   older than the champion's never replaces it; a model that learned from the offline sample
+   (IMDb ratings, `demo`) never replaces a TMDB one. `models/champion.json` moves last, by a
+   compare-and-swap (If-Match on the ETag the decision read): of two runs promoting at once one
+   wins and the other re-decides against the new champion. Every attempt is written to
+   `s3://$S3_BUCKET/runs/<run_id>/attempts/` and the latest to `decision.json`. Only one
+   promote task runs at a time across runs (`max_active_tis_per_dag=1`).
 
 **Manual run**: *Trigger DAG w/ config* and choose `source` (`tmdb`, `snapshot` with a `snapshot`
-path readable by the worker, or `sample`); empty = TMDB when a key is configured, else the sample.
+path readable by the worker, or `sample`); empty = TMDB when a key is configured, else the sample;
+a `snapshot` path alone means `source=snapshot`. A run without a logical date (`airflow dags
+trigger` without `-l`) works for the day of its own run time.
 
-**Backfill** a range of dates (each date is idempotent, so re-running is safe):
-`airflow backfill create --dag-id tmdb_score_pipeline --from-date 2026-11-01 --to-date 2026-11-07`.
-One date in isolation: `airflow dags test tmdb_score_pipeline 2026-11-22`.
+**Backfill** a range of dates, one date at a time (each date is idempotent, so re-running is
+safe; the DAG stays correct without the flag, but dates would then train in parallel):
+`airflow backfill create --dag-id tmdb_score_pipeline --from-date 2026-11-01 --to-date 2026-11-07
+--max-active-runs 1`. A backfill evaluates history: it never replaces a champion trained for a
+later date. One date in isolation: `airflow dags test tmdb_score_pipeline 2026-11-22`.
 
 **Retries**: every task retries twice, with exponential backoff from `[core]
-default_task_retry_delay` (5 min by default; at most 30 min). A task
-that still fails leaves earlier outputs untouched; fix the cause, then *Clear* the task.
+default_task_retry_delay` (5 min by default; at most 30 min). A configuration mistake (a missing
+or unreadable snapshot, a snapshot with another source, a bad date, a missing bucket) fails at
+once without retries and says what to change. A task that still fails leaves earlier outputs
+untouched; fix the cause, then *Clear* the task.
 """
+
+
+def _library(step: Any, *args: Any) -> Any:
+    """One call into moviescore; a `ConfigurationError` fails the task without retries."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from moviescore.config import ConfigurationError
+
+    try:
+        return step(*args)
+    except ConfigurationError as exc:
+        raise AirflowFailException(str(exc)) from exc
+
+
+def _ds(ds: str | None, dag_run: Any) -> str:
+    from moviescore.steps import resolve_ds
+
+    return _library(resolve_ds, ds, getattr(dag_run, "run_after", None))
 
 
 @dag(
@@ -85,29 +117,35 @@ that still fails leaves earlier outputs untouched; fix the cause, then *Clear* t
 )
 def tmdb_score_pipeline() -> None:
     @task
-    def collect(ds: str | None = None, params: dict[str, Any] | None = None) -> dict[str, Any]:
+    def collect(
+        ds: str | None = None, params: dict[str, Any] | None = None, dag_run: Any = None
+    ) -> dict[str, Any]:
         from moviescore.steps import collect_step
 
-        params = params or {}
-        return collect_step(str(ds), params.get("source"), params.get("snapshot"))
+        conf = params or {}
+        return _library(collect_step, _ds(ds, dag_run), conf.get("source"), conf.get("snapshot"))
 
     @task
-    def preprocess(ds: str | None = None) -> dict[str, Any]:
+    def preprocess(ds: str | None = None, dag_run: Any = None) -> dict[str, Any]:
         from moviescore.steps import preprocess_step
 
-        return preprocess_step(str(ds))
+        return _library(preprocess_step, _ds(ds, dag_run))
 
     @task
-    def train(model_name: str, ds: str | None = None) -> dict[str, Any]:
+    def train(model_name: str, ds: str | None = None, dag_run: Any = None) -> dict[str, Any]:
         from moviescore.steps import train_step
 
-        return train_step(str(ds), model_name)
+        return _library(train_step, _ds(ds, dag_run), model_name)
 
-    @task
-    def promote(candidates: list[dict[str, Any]], ds: str | None = None) -> dict[str, Any]:
+    # one promotion at a time across runs (backfills run dates in parallel); the registry's
+    # compare-and-swap keeps the pointer right even without it
+    @task(max_active_tis_per_dag=1)
+    def promote(
+        candidates: list[dict[str, Any]], ds: str | None = None, dag_run: Any = None
+    ) -> dict[str, Any]:
         from moviescore.steps import promote_step
 
-        return promote_step(str(ds), list(candidates))
+        return _library(promote_step, _ds(ds, dag_run), list(candidates))
 
     # Each step reads from disk what the one before wrote for `ds`: an order, not a value, to pass.
     trained = train.expand(model_name=list(CANDIDATES))

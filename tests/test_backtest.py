@@ -90,14 +90,17 @@ def test_report_has_every_model_on_the_same_rows_of_every_fold() -> None:
         assert (rows["release_year"] > fold.origin).all()
     report = bt.summary(result)
     assert set(report["average"]) == expected
-    # the shipped model of each fold is the candidate chosen on validation, with its predictions
+    # the shipped model of each fold is the candidate chosen on validation, refitted on train +
+    # val as the pipeline ships it: close to the judged fit's predictions, not the same
     for origin, vals in result.validation.groupby("origin"):
         champion = vals["champion"].iloc[0]
         cands = vals[vals["model"].isin(CANDIDATES)]
         assert champion == cands.loc[cands["val_rmse"].idxmin(), "model"]
         preds = result.predictions[result.predictions["origin"] == origin]
         shipped = preds[preds["model"] == bt.SHIPPED]["pred"].to_numpy()
-        assert np.array_equal(shipped, preds[preds["model"] == champion]["pred"].to_numpy())
+        judged = preds[preds["model"] == champion]["pred"].to_numpy()
+        assert not np.array_equal(shipped, judged)
+        assert np.sqrt(np.mean((shipped - judged) ** 2)) < 1.0
     # the models learn the synthetic signal; the mean cannot
     assert report["average"][bt.SHIPPED] < report["average"][bt.MEAN]
     assert report["ratio"] == pytest.approx(

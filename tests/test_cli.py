@@ -75,6 +75,9 @@ def test_pipeline_promotes_then_keeps_and_predicts_every_row(
 
     listing = run("models", "list")
     assert "*" in listing and (champion.model_name or "?") in listing
+    assert "tmdb" in listing and "11-22" in listing  # what it learned, up to when (folded)
+    runs = run("models", "runs")
+    assert runs.count(f"run-{DS}") == 3  # the first run, the re-run, the promote above
     shown = run("models", "show")
     assert champion.version in shown and "sha256" in shown
 

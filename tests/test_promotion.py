@@ -8,7 +8,13 @@ import pytest
 
 from moviescore.config import Settings
 from moviescore.records import CandidateScore, Metrics
-from moviescore.training.promotion import Decision, PromotionPolicy, decide, pick_challenger
+from moviescore.training.promotion import (
+    Decision,
+    PromotionPolicy,
+    decide,
+    pick_challenger,
+    precheck,
+)
 
 POLICY = PromotionPolicy(min_improvement=0.005, max_gap=0.6)
 
@@ -45,7 +51,10 @@ CASES = [
         0.93,
         None,
         True,
-        ["promoted: challenger xgboost test RMSE 0.790 beats champion 0.809 by 0.019 (≥ 0.005)"],
+        [
+            "promoted: challenger xgboost test RMSE 0.790 beats the champion's recipe 0.809 "
+            "by 0.019 (≥ 0.005)"
+        ],
     ),
     (
         "worse than champion",
@@ -56,7 +65,7 @@ CASES = [
         False,
         [
             "not promoted: challenger xgboost test RMSE 0.812 is not better than "
-            "champion 0.809 by ≥ 0.005"
+            "the champion's recipe 0.809 by ≥ 0.005"
         ],
     ),
     (
@@ -66,7 +75,7 @@ CASES = [
         0.93,
         None,
         False,
-        ["not better than champion 0.809 by ≥ 0.005"],
+        ["not better than the champion's recipe 0.809 by ≥ 0.005"],
     ),
     (
         "better by less than the minimum",
@@ -75,7 +84,7 @@ CASES = [
         0.93,
         None,
         False,
-        ["not better than champion 0.809 by ≥ 0.005"],
+        ["not better than the champion's recipe 0.809 by ≥ 0.005"],
     ),
     (
         "better by exactly the minimum",
@@ -84,7 +93,7 @@ CASES = [
         0.93,
         None,
         True,
-        ["beats champion 0.809 by 0.005"],
+        ["beats the champion's recipe 0.809 by 0.005"],
     ),
     (
         "better but overfit",
@@ -102,7 +111,7 @@ CASES = [
         0.93,
         None,
         False,
-        ["is not better than champion", "; overfits: rmse gap 0.700"],
+        ["is not better than the champion's recipe", "; overfits: rmse gap 0.700"],
     ),
     (
         "no champion, beats baseline but overfit",
@@ -211,3 +220,29 @@ def test_pick_challenger_uses_validation_not_test() -> None:
 def test_pick_challenger_with_no_usable_candidate() -> None:
     with pytest.raises(ValueError, match="no candidate has a finite val_rmse"):
         pick_challenger([candidate("x", 0.8, val=math.nan)])
+
+
+@pytest.mark.parametrize(
+    ("run_ds", "run_demo", "champion_ds", "champion_demo", "blocked"),
+    [
+        ("2026-11-30", False, None, None, None),  # first champion
+        ("2026-11-30", False, "2026-11-29", False, None),  # a newer day
+        ("2026-11-30", False, "2026-11-30", False, None),  # a re-run of the champion's day
+        ("2026-11-20", False, "2026-11-30", False, "older than the champion's training cutoff"),
+        ("2026-11-30", True, "2026-11-29", False, "offline sample (IMDb ratings, a demo model)"),
+        ("2026-11-30", True, None, None, None),  # a fresh machine: the demo model serves
+        ("2026-11-30", False, "2026-11-29", True, None),  # TMDB data replaces the demo
+    ],
+)
+def test_precheck_time_order_and_label_scale(
+    run_ds: str,
+    run_demo: bool,
+    champion_ds: str | None,
+    champion_demo: bool | None,
+    blocked: str | None,
+) -> None:
+    reason = precheck(run_ds, run_demo, champion_ds, champion_demo)
+    if blocked is None:
+        assert reason is None
+    else:
+        assert reason is not None and reason.startswith("not promoted") and blocked in reason

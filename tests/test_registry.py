@@ -88,9 +88,10 @@ def test_publish_champion_load_round_trip(registry: Registry) -> None:
     assert pointer.metrics.test_rmse == 0.8
     stored = raw_json(registry, CHAMPION_KEY)  # the keys on S3 are the ones written before
     assert set(stored) == {
-        "version", "model_name", "metrics", "created_at", "promoted_at", "previous_version",
-        "action", "decision",
+        "version", "sequence", "model_name", "metrics", "created_at", "promoted_at",
+        "previous_version", "action", "decision",
     }  # fmt: skip
+    assert stored["sequence"] == 1 and stored["previous_version"] is None
     assert stored["decision"] == {"promote": True, "reason": "first"}
 
     bundle = registry.load(version)
@@ -115,7 +116,8 @@ def test_conditional_get_of_the_pointer(registry: Registry) -> None:
 
 
 def test_champion_pointer_is_written_last(registry: Registry, seaweedfs: Any) -> None:
-    """Watch every PutObject: when champion.json goes up, all files it names already exist."""
+    """Watch every PutObject: when champion.json goes up, all files it names already exist;
+    its history entry (keyed by sequence) follows the pointer."""
     observer = seaweedfs.client()
     puts: list[str] = []
 
@@ -131,8 +133,8 @@ def test_champion_pointer_is_written_last(registry: Registry, seaweedfs: Any) ->
     registry.set_champion(version, {"promote": True})
     assert puts[0] == f"models/{version}/model.joblib"
     assert puts[1] == f"models/{version}/manifest.json"
-    assert puts[2].startswith("models/history/") and puts[2].endswith(f"-{version}.json")
-    assert puts[-1] == CHAMPION_KEY and len(puts) == 4
+    assert puts[2] == CHAMPION_KEY
+    assert puts[3] == "models/history/seq-000000000001.json" and len(puts) == 4
 
 
 def test_set_champion_refuses_an_incomplete_version(registry: Registry) -> None:
@@ -355,27 +357,22 @@ def test_list_versions_with_a_limit_reads_only_the_newest_manifests(
     assert sorted(read) == sorted(older[3:])  # a year of versions costs two GETs, not 365
 
 
-def test_rollback_skips_a_history_entry_that_never_became_champion(
+def test_rollback_reads_the_history_only_back_to_the_previous_champion(
     registry: Registry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A promotion killed between its history entry and champion.json leaves a newer entry
-    naming a version that never served: rollback goes to the champion before the current one,
-    reading the history only back to it."""
-    v1, v2, stray = (
-        registry.publish(tiny_pipeline(float(i)), manifest_for("xgboost")) for i in range(3)
-    )
-    for version in (v1, v1, v2):  # old entries of v1 beyond the one rollback needs
+    """History entries are written after the pointer moved (keyed by sequence), so each names a
+    version that served; rollback goes to the champion before the current one, reading the
+    history only back to it."""
+    v1, v2 = (registry.publish(tiny_pipeline(float(i)), manifest_for("xgboost")) for i in range(2))
+    for version in (v1, v1, v2):  # an old entry of v1 beyond the one rollback needs
         registry.set_champion(version, {"promote": True})
-    champion = raw_json(registry, "models/champion.json")
-    registry.set_champion(stray, {"promote": True})
-    raw_put(registry, "models/champion.json", json.dumps(champion).encode())  # the kill
     read: list[str] = []
     get = registry._get
     monkeypatch.setattr(registry, "_get", lambda model, key: read.append(key) or get(model, key))
 
     assert registry.rollback().version == v1
-    history_reads = [k for k in read if k.startswith("models/history/")]
-    assert len(history_reads) == 3  # stray, v2, v1: the oldest v1 entry is never fetched
+    history_reads = {k for k in read if k.startswith("models/history/")}
+    assert "models/history/seq-000000000001.json" not in history_reads  # the oldest v1 entry
 
 
 def test_a_record_that_does_not_parse_is_a_record_error_naming_its_key(

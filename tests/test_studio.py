@@ -404,3 +404,28 @@ def test_diff_of_two_versions() -> None:
     assert list(diff.index.get_level_values("section").unique()) == [
         "model", "params", "metrics", "data",
     ]  # fmt: skip
+
+
+def test_what_each_version_learned_from_and_the_champion_recipe() -> None:
+    from moviescore.studio.registry_view import (
+        attempts_table,
+        candidates_table,
+        data_table,
+        demo_champion,
+    )
+
+    data = {"ds": "2026-11-20", "label_scale": "imdb_rating", "sources": {"omdb_sample": 897},
+            "train": 627, "val": 135, "test": 135, "fingerprint": "f00d",
+            "release_dates": {"test": ["2013-01-01", "2014-12-31"]}}  # fmt: skip
+    overview = {"versions": [{"version": "v9", "demo": True, "champion": True, "data": data}]}
+    row = data_table(overview).iloc[0]
+    assert bool(row["demo"]) and row["label scale"] == "imdb_rating" and demo_champion(overview)
+    assert row["cutoff"] == "2026-11-20" and row["sources"] == "omdb_sample 897"
+    assert row["test"] == "135 (2013-01-01 … 2014-12-31)"
+    decision = {"candidates": [{"model_name": "xgboost", "metrics": {"test_rmse": 0.75}}],
+                "champion_recipe": {"model_name": "lightgbm", "metrics": {"test_rmse": 0.76}},
+                "challenger": "xgboost", "run_id": "run-1"}  # fmt: skip
+    assert list(candidates_table(decision)["model"]) == ["xgboost", "lightgbm (champion's recipe)"]
+    attempts = {"attempts": {"run-1": [{"action": "promote"}, {"action": None}]}}
+    assert attempts_table(attempts, "run-1")["action"].tolist()[0] == "promote"
+    assert len(attempts_table(attempts, "run-1")) == 2

@@ -11,7 +11,13 @@ import pytest
 
 from moviescore.ingest.partitions import Splits
 from moviescore.serving.scoring import Scorer
-from moviescore.training.candidates import baseline_metrics, evaluate, train_candidate
+from moviescore.training.candidates import (
+    RefitError,
+    baseline_metrics,
+    evaluate,
+    ship,
+    train_candidate,
+)
 from moviescore.training.specs import CANDIDATES, spec
 from tests.helpers.movies import learnable_splits
 
@@ -50,8 +56,22 @@ def test_train_candidate_metrics_and_artifact(name: str, splits: Splits, tmp_pat
 
 def test_boosters_keep_the_early_stopped_round_count(splits: Splits) -> None:
     result = train_candidate("xgboost", splits)
-    assert 0 <= result.params["best_iteration"] < spec("xgboost").params()["n_estimators"]
-    assert result.pipeline[-1].get_params()["n_estimators"] == result.params["n_estimators"]
+    best = result.params["best_iteration"]
+    assert 0 <= best < result.params["n_estimators"] == spec("xgboost").params()["n_estimators"]
+    shipped = ship("xgboost", result.params, splits, result.pipeline)
+    rows = sum(len(s) for s in splits)
+    expected = round((best + 1) * rows / len(splits.train))  # the rounds, scaled to every row
+    assert shipped.params["refit_rounds"] == expected == shipped.pipeline[-1].n_estimators
+    assert shipped.rows == rows and shipped.check["rms_drift"] <= shipped.check["max_drift"]
+
+
+def test_a_broken_refit_is_not_shipped(splits: Splits) -> None:
+    """The refit is checked against the model that was judged, on the test rows: a refit that
+    lost its rounds (one tree, nearly the mean) is refused."""
+    result = train_candidate("lightgbm", splits)
+    broken = result.params | {"best_iteration": 0}
+    with pytest.raises(RefitError, match="fails its check on the test rows"):
+        ship("lightgbm", broken, splits, result.pipeline)
 
 
 def test_baseline_predicts_the_training_mean(splits: Splits) -> None:
@@ -83,9 +103,10 @@ def test_unknown_keywords_are_not_read_as_no_keywords(name: str, splits: Splits)
     """A source without keywords (None) must not be scored like a film that has none ([])."""
     keyed = Splits(*(with_keyword_signal(df, i) for i, df in enumerate(splits)))
     result = train_candidate(name, keyed)
+    served = ship(name, result.params, keyed, result.pipeline).pipeline  # what the API serves
     test = keyed.test
-    with_none = Scorer(result.pipeline).ratings(test.assign(keywords=[None] * len(test)))
-    with_empty = Scorer(result.pipeline).ratings(test.assign(keywords=[[]] * len(test)))
+    with_none = Scorer(served).ratings(test.assign(keywords=[None] * len(test)))
+    with_empty = Scorer(served).ratings(test.assign(keywords=[[]] * len(test)))
     y = test["vote_average"].to_numpy()
     rmse = lambda p: float(np.sqrt(np.mean((p - y) ** 2)))  # noqa: E731
     assert rmse(with_none) < min(rmse(with_empty), baseline_metrics(keyed)["test_rmse"]), (

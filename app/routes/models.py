@@ -40,6 +40,9 @@ def model_status(manager: ModelManager) -> ModelStatus:
         status.loaded_at = _iso(served.loaded_at)
         status.source_uri = served.source_uri
         status.wandb_url = manifest.wandb_url
+        status.demo = manifest.demo
+        status.data = manifest.data.dump() if manifest.data else None
+        status.sequence = served.pointer.sequence if served.pointer else None
         status.evaluator = served.scorer.evaluator
     return status
 
@@ -69,6 +72,11 @@ def models(
         versions = registry.list_versions(limit)
         history = registry.history(limit)
         runs = registry.decisions()
+        attempts = {
+            run.run_id: [_attempt(a) for a in registry.attempts(run.run_id)]
+            for run in runs
+            if run.run_id
+        }
     except Exception as exc:
         raise HTTPException(503, f"model registry unreachable: {exc}") from exc
     served = manager.served
@@ -78,4 +86,11 @@ def models(
         versions=[v.as_json() for v in versions],  # newest first, each with a `champion` flag
         history=[entry.dump() for entry in history],
         runs=[run.dump() for run in runs],
+        attempts=attempts,
     )
+
+
+def _attempt(record: Any) -> dict[str, Any]:
+    keys = ("attempted_at", "attempt", "action", "promoted", "champion_version", "reason")
+    doc: dict[str, Any] = record.dump()
+    return {k: doc.get(k) for k in keys} | {"lost_to": doc.get("lost_to", [])}

@@ -119,7 +119,10 @@ def candidates_table(decision: PromotionRecord) -> Table:
     for header in CANDIDATE_COLUMNS:
         table.add_column(header, justify="right")
     mean = CandidateScore(model_name="mean", metrics=decision.baseline or Metrics())
-    for cand in [*decision.candidates, mean]:
+    judged = []
+    if (recipe := decision.champion_recipe) is not None:  # judged on the same rows
+        judged = [recipe.model_copy(update={"model_name": f"{recipe.model_name} (champion)"})]
+    for cand in [*decision.candidates, *judged, mean]:
         table.add_row(
             cand.model_name,
             *(f"{cand.metrics.get(key, float('nan')):.3f}" for key in CANDIDATE_COLUMNS.values()),
@@ -218,8 +221,8 @@ def models_list() -> None:
     table = Table()
     table.add_column("")
     table.add_column("version", no_wrap=True)  # YYYYmmdd-HHMMSS-model-id: also when it was made
-    for column in ("model", "test RMSE", "gap", "problem"):
-        table.add_column(column)
+    for column in ("model", "learned", "test RMSE", "gap", "problem"):
+        table.add_column(column, overflow="fold")
     for listed in Registry.from_settings().list_versions():
         manifest = listed.manifest
         metrics = manifest.metrics if manifest else Metrics()
@@ -227,10 +230,44 @@ def models_list() -> None:
             "*" if listed.champion else "",
             listed.version,
             manifest.model_name if manifest else "?",
+            _learned_from(manifest),
             f"{metrics.get('test_rmse', float('nan')):.3f}",
             f"{metrics.get('rmse_gap', float('nan')):.3f}",
             listed.error or "",  # e.g. a bundle that fails its signature check
         )
+    console.print(table)
+
+
+def _learned_from(manifest: Any) -> str:
+    """Which ratings a version learned, up to which logical date: `tmdb ≤2026-11-22`, or
+    `DEMO imdb …` for the offline sample (`models show` has the whole record)."""
+    data = manifest.data if manifest else None
+    if data is None:
+        return "?"
+    scale = "DEMO imdb" if manifest.demo else (data.label_scale or "?").split("_")[0]
+    return f"{scale} ≤{data.ds}"
+
+
+@models_app.command("runs")
+def models_runs(
+    limit: Annotated[int, typer.Option(help="How many of the newest runs.")] = 10,
+) -> None:
+    """Every attempt of the newest pipeline runs (re-runs and lost races included)."""
+    from moviescore.registry.store import Registry
+
+    registry = Registry.from_settings()
+    table = Table()
+    for column in ("run", "attempted at", "action", "champion", "reason"):
+        table.add_column(column, overflow="fold")
+    for run in registry.decisions(limit):
+        for attempt in registry.attempts(run.run_id or ""):
+            table.add_row(
+                run.run_id,
+                attempt.attempted_at or "",
+                attempt.action or "-",
+                attempt.champion_version or "",
+                attempt.reason or "",
+            )
     console.print(table)
 
 

@@ -21,6 +21,12 @@ LOCAL_S3_ACCESS_KEY = "moviescore"
 LOCAL_S3_SECRET_KEY = "moviescore-local-only"  # noqa: S105 - loopback-only development credential
 
 
+class ConfigurationError(ValueError):
+    """A mistake in what was asked (a missing snapshot, an impossible combination of options, a
+    bad date): retrying cannot fix it. The message says what to change. The DAG fails such a
+    task at once instead of retrying it."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
 

@@ -84,7 +84,10 @@ class Metrics(Record):
 
 
 class DatasetSummary(Record):
-    """What `preprocess_step` made: datasets/date=<ds>/{train,val,test}.parquet + summary.json."""
+    """What `preprocess_step` made: datasets/date=<ds>/{train,val,test}.parquet + summary.json,
+    and what a version learned from (its manifest's `data`): sources and label scale, rows and
+    release-date range per split, the training cutoff (`ds`), the data fingerprint. `demo` marks
+    data from the offline sample (IMDb ratings), never mixed with TMDB rows."""
 
     ds: str
     dataset: str
@@ -94,6 +97,11 @@ class DatasetSummary(Record):
     val: int
     test: int
     fingerprint: str
+    label_scale: str | None = None
+    demo: bool = False
+    sources: dict[str, int] = Field(default_factory=dict)
+    release_dates: dict[str, list[str]] = Field(default_factory=dict)  # split -> [first, last]
+    excluded: dict[str, int] = Field(default_factory=dict)  # source -> rows of another scale
 
 
 class CandidateScore(Record):
@@ -106,7 +114,8 @@ class CandidateScore(Record):
 
 
 class CandidateSummary(CandidateScore):
-    """What `train_step` made: runs/<run_id>/<model>/{model.joblib,candidate.json}."""
+    """What `train_step` made: runs/<run_id>/<model>/{model.joblib,candidate.json}. The model
+    was fitted on the train split only (early stopping on val): `test_*` are held-out scores."""
 
     ds: str
     run_id: str
@@ -141,6 +150,13 @@ class PromotionRecord(Record):
     candidates: list[CandidateScore] = Field(default_factory=list)
     data: DatasetSummary | None = None
     champion_version: str | None = None
+    # the recipe rule (issue 12): what was judged, what shipped, and how this attempt ended
+    action: str | None = None  # "promote" | "refresh" | None (nothing shipped)
+    champion_recipe: CandidateScore | None = None  # the champion's recipe refitted and judged
+    shipped: dict[str, Any] | None = None  # recipe, rows, rounds and the refit's sanity check
+    attempt: int | None = None  # 1 + how many times a concurrent promotion made it re-decide
+    attempted_at: str | None = None
+    lost_to: list[str] = Field(default_factory=list)  # champions that won a race first
 
 
 class FileEntry(Record):
@@ -164,6 +180,8 @@ class Manifest(Record):
     # what the API answers with besides the rating (moviescore.serving: interval, warnings)
     calibration: dict[str, Any] | None = None
     training_ranges: dict[str, Any] | None = None
+    data: DatasetSummary | None = None  # what it learned from (rows of every split when refit)
+    demo: bool = False
     # added by the registry
     version: str | None = None
     created_at: str | None = None
@@ -181,6 +199,8 @@ def build_manifest(
     data_fingerprint: str | None = None,
     calibration: Mapping[str, Any] | None = None,
     training_ranges: Mapping[str, Any] | None = None,
+    data: DatasetSummary | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> Manifest:
     """The manifest of a fitted pipeline about to be published (the registry adds version,
     created_at and files); the feature schema is what its feature step outputs."""
@@ -197,20 +217,28 @@ def build_manifest(
         ds=ds,
         # only what exists: a manifest keeps the keys it was built with
         **{key: dict(value) for key, value in served.items() if value is not None},
+        **({"data": data, "demo": data.demo} if data is not None else {}),
+        **dict(extra or {}),
     )
 
 
 class ChampionPointer(Record):
-    """models/champion.json and each models/history/ entry."""
+    """models/champion.json and each models/history/ entry. `sequence` grows by one per change
+    and `previous_version` names the champion it replaced: the history is a chain. Signed
+    (`signature`) over every other field when MODEL_SIGNING_KEY is set."""
 
     version: str = Field(min_length=1)
+    sequence: int | None = Field(None, ge=0)  # absent in pointers of older releases
     model_name: str | None = None
     metrics: Metrics = Field(default_factory=Metrics)
     created_at: str | None = None
     promoted_at: str | None = None
     previous_version: str | None = None
     action: str | None = None
+    ds: str | None = None  # the training cutoff of the version (its logical date)
+    demo: bool = False
     decision: PromotionRecord = Field(default_factory=PromotionRecord)
+    signature: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

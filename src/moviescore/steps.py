@@ -14,12 +14,11 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import joblib
 import pandas as pd
 
-from moviescore.config import Settings, get_settings
+from moviescore.config import ConfigurationError, Settings, get_settings
 from moviescore.ingest.partitions import SPLITS
-from moviescore.records import CandidateSummary, DatasetSummary, PromotionRecord, parse
+from moviescore.records import CandidateSummary, DatasetSummary, parse
 from moviescore.storage import atomic_write, write_joblib, write_json
 
 log = logging.getLogger(__name__)
@@ -32,17 +31,62 @@ def run_id_for(ds: str) -> str:
     return f"run-{iso_day(ds)}"
 
 
+def resolve_ds(ds: object, run_after: object = None) -> str:
+    """The logical date a step works for: `ds`, else the day of `run_after` (a manual Airflow
+    run without a logical date has ds None; its own time is `dag_run.run_after`).
+    `ConfigurationError` for anything that is not a date."""
+    from moviescore.ingest.partitions import iso_day
+
+    value = ds if ds not in (None, "", "None") else run_after
+    if value is None:
+        raise ConfigurationError("no logical date: pass --date YYYY-MM-DD (or a run time)")
+    text = value.isoformat() if hasattr(value, "isoformat") else str(value)
+    try:
+        return iso_day(text[:10])
+    except ValueError:
+        raise ConfigurationError(f"{value!r} is not a date: expected YYYY-MM-DD") from None
+
+
+def source_of(source: str | None, snapshot: str | None, settings: Settings) -> str:
+    """The source a collection uses; `ConfigurationError` for a combination that cannot work.
+    A snapshot without a source means source=snapshot."""
+    from moviescore.ingest.sources import SOURCES, default_source
+
+    if source is None:
+        source = "snapshot" if snapshot else default_source(settings)
+    if source not in SOURCES:
+        raise ConfigurationError(f"unknown source {source!r}: choose one of {', '.join(SOURCES)}")
+    if source == "snapshot":
+        if not snapshot:
+            raise ConfigurationError("source 'snapshot' needs a file: set the snapshot path")
+        path = Path(snapshot)
+        if not path.is_file():
+            raise ConfigurationError(f"snapshot {path} does not exist (or is not a file) here")
+    elif snapshot:
+        raise ConfigurationError(
+            f"a snapshot ({snapshot}) was given with source {source!r}: "
+            "use source 'snapshot', or leave the snapshot empty"
+        )
+    return source
+
+
 def collect_step(ds: str, source: str | None = None, snapshot: str | None = None) -> dict[str, Any]:
     from moviescore.ingest.partitions import write_partition
-    from moviescore.ingest.sources import default_source, load_source
+    from moviescore.ingest.sources import SnapshotFormatError, load_source
     from moviescore.ingest.validate import TooManyRejected, validate_raw, write_rejected
 
     settings = get_settings()
+    ds = resolve_ds(ds)
     day = date.fromisoformat(ds)
-    source = source or default_source(settings)
-    raw = load_source(
-        source, date=day, snapshot=Path(snapshot) if snapshot else None, settings=settings
-    )
+    source = source_of(source, snapshot, settings)
+    try:
+        raw = load_source(
+            source, date=day, snapshot=Path(snapshot) if snapshot else None, settings=settings
+        )
+    except (SnapshotFormatError, OSError) as exc:
+        if source != "snapshot":
+            raise
+        raise ConfigurationError(f"cannot read the snapshot: {exc}; fix or replace it") from exc
     try:
         report = validate_raw(raw, settings.max_rejected_share)
     except TooManyRejected as exc:  # keep the evidence of a bad batch before failing the task
@@ -93,10 +137,15 @@ def preprocess_step(ds: str) -> dict[str, Any]:
         read_all_partitions,
         time_split,
     )
+    from moviescore.ingest.provenance import one_scale, release_range, source_counts
+    from moviescore.registry.store import Registry
 
     settings = get_settings()
+    ds = resolve_ds(ds)
+    check_registry(Registry.from_settings(settings))  # before any training, not after it
     movies = read_all_partitions(settings, until=date.fromisoformat(ds))
-    labelled = label_filter(movies, settings.min_vote_count)
+    chosen = one_scale(movies)  # TMDB rows train TMDB models; the sample only on its own
+    labelled = label_filter(chosen.movies, settings.min_vote_count)
     splits = time_split(labelled)
     out = _dataset_dir(settings, ds)
     for name in SPLITS:
@@ -110,9 +159,32 @@ def preprocess_step(ds: str) -> dict[str, Any]:
         labelled=len(labelled),
         **{name: len(getattr(splits, name)) for name in SPLITS},
         fingerprint=fingerprint(labelled),
+        label_scale=chosen.scale,
+        demo=chosen.demo,
+        sources=source_counts(labelled),
+        release_dates={name: release_range(getattr(splits, name)) for name in SPLITS},
+        excluded=chosen.excluded,
     ).dump()
     write_json(out / "summary.json", summary)
     return summary
+
+
+def check_registry(registry: Any) -> None:
+    """The bucket answers; a missing bucket is a configuration error (retrying cannot help),
+    an unreachable endpoint an ordinary one (it may come back)."""
+    from moviescore.registry.s3 import BucketMissing
+
+    try:
+        registry.check()
+    except BucketMissing as exc:
+        raise ConfigurationError(str(exc)) from exc
+
+
+def provenance(data: DatasetSummary) -> dict[str, Any]:
+    """What a model learned from, for a W&B run config and a manifest."""
+    keys = ("ds", "label_scale", "demo", "sources", "release_dates", "fingerprint")
+    doc = data.dump()
+    return {"data": {k: doc[k] for k in keys if k in doc} | {s: doc[s] for s in SPLITS}}
 
 
 def read_dataset_summary(dataset_dir: Path) -> DatasetSummary:
@@ -134,13 +206,14 @@ def train_step(ds: str, model_name: str) -> dict[str, Any]:
     from moviescore.training.tracking import log_candidate
 
     settings = get_settings()
+    ds = resolve_ds(ds)
     run_id = run_id_for(ds)
     dataset = _dataset_dir(settings, ds)
     splits = load_splits(dataset)
+    data = read_dataset_summary(dataset)
     result = train_candidate(model_name, splits)
     out = settings.runs_dir / run_id / model_name
     model_path = write_joblib(out / "model.joblib", result.pipeline)
-    data = read_dataset_summary(dataset)
     tracked = log_candidate(
         model_name=model_name,
         params=result.params,
@@ -155,7 +228,12 @@ def train_step(ds: str, model_name: str) -> dict[str, Any]:
         group=run_id,
         settings=settings,
         tags=_provenance_tags(ds, splits),
-        extra_config={"ds": ds, "data_fingerprint": data.fingerprint, "dataset": str(dataset)},
+        extra_config={
+            "ds": ds,
+            "data_fingerprint": data.fingerprint,
+            "dataset": str(dataset),
+            **provenance(data),
+        },
     )
     summary = CandidateSummary(
         ds=ds,
@@ -179,94 +257,47 @@ def _provenance_tags(ds: str, splits: Any) -> list[str]:
     return [f"ds:{ds}", *(f"source:{s}" for s in sources)]
 
 
-def _rescore_champion(registry: Any, splits: Any) -> tuple[str | None, float | None, str | None]:
-    """(version, test RMSE on today's test set, error) of the serving champion, if any."""
-    from moviescore.training.candidates import evaluate
-
-    pointer = registry.champion()
-    if pointer is None:
-        return None, None, None
-    version = pointer.version
-    try:
-        bundle = registry.load(version)
-        return version, float(evaluate(bundle.pipeline, splits.test)["rmse"]), None
-    except Exception as exc:  # an unreadable champion must not block a good challenger
-        log.warning("champion %s could not be re-scored: %s", version, exc)
-        return version, None, f"{type(exc).__name__}: {exc}"
-
-
 def promote_step(
     ds: str, candidates: Sequence[Mapping[str, Any] | CandidateSummary]
 ) -> dict[str, Any]:
-    """Champion/challenger by RMSE gap; the decision is written whether or not it promotes.
-    Takes the train steps' summaries (XCom dicts or models); returns a `PromotionRecord` as JSON."""
-    from moviescore.records import build_manifest
+    """Champion/challenger by recipe (`training.shipping`); the decision is written whether or
+    not it ships. Takes the train steps' summaries (XCom dicts or models); returns the final
+    `PromotionRecord` as JSON."""
     from moviescore.registry.store import Registry
-    from moviescore.serving.comparables import comparables_files
     from moviescore.training.candidates import baseline_metrics
-    from moviescore.training.promotion import PromotionPolicy, decide, pick_challenger
+    from moviescore.training.promotion import PromotionPolicy
+    from moviescore.training.shipping import promote
     from moviescore.training.tracking import log_promotion
 
     settings = get_settings()
+    ds = resolve_ds(ds)
     run_id = run_id_for(ds)
     dataset = _dataset_dir(settings, ds)
     splits = load_splits(dataset)
-    data_summary = read_dataset_summary(dataset)
     scored = [
         parse(CandidateSummary, c, f"candidate {i} of {run_id}") for i, c in enumerate(candidates)
     ]
-    registry = Registry.from_settings(settings)
-    challenger = pick_challenger(scored)
-    baseline = baseline_metrics(splits)
-    champion_version, champion_rmse, champion_error = _rescore_champion(registry, splits)
-    decision = decide(
-        challenger,
-        champion_rmse,
-        baseline["test_rmse"],
-        PromotionPolicy.from_settings(settings),
-        champion_error=champion_error,
-    )
-    record = PromotionRecord(
+    record, shipped_path = promote(
         ds=ds,
         run_id=run_id,
-        promoted=decision.promote,
-        reason=decision.reason,
-        challenger=challenger.model_name,
-        previous_champion=champion_version,
-        previous_champion_test_rmse=champion_rmse,
-        previous_champion_error=champion_error,
-        baseline=baseline,
-        candidates=[c.score() for c in scored],
-        data=data_summary,
-        champion_version=champion_version,
+        candidates=scored,
+        splits=splits,
+        data=read_dataset_summary(dataset),
+        baseline=baseline_metrics(splits),
+        policy=PromotionPolicy.from_settings(settings),
+        registry=Registry.from_settings(settings),
+        out_dir=settings.runs_dir / run_id,
     )
-    if decision.promote:
-        pipeline = joblib.load(challenger.model_path)
-        manifest = build_manifest(
-            challenger,
-            pipeline,
-            params=challenger.params,
-            run_id=run_id,
-            ds=ds,
-            data_fingerprint=data_summary.fingerprint,
-            calibration=challenger.calibration,
-            training_ranges=challenger.training_ranges,
-        )
-        fitted_on = pd.concat([splits.train, splits.val], ignore_index=True)  # as train_candidate
-        record.champion_version = registry.publish(
-            pipeline, manifest, extra_files=comparables_files(fitted_on)
-        )
-        registry.set_champion(record.champion_version, record)
-    registry.write_decision(run_id, record)
     out = record.dump()
     write_json(settings.runs_dir / run_id / "decision.json", out)
-    log.info("promotion decision for %s: %s", run_id, decision.reason)
+    log.info("promotion decision for %s: %s", run_id, record.reason)
+    shipped_name = (record.shipped or {}).get("model_name") if shipped_path else None
     log_promotion(
         decision=out,
         group=run_id,
         settings=settings,
-        champion_model_name=challenger.model_name if decision.promote else None,
-        champion_artifact_path=Path(challenger.model_path) if decision.promote else None,
+        champion_model_name=shipped_name,
+        champion_artifact_path=shipped_path,
         candidate_models={c.model_name: Path(c.model_path) for c in scored},
         tags=_provenance_tags(ds, splits),
     )

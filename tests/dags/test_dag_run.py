@@ -1,9 +1,11 @@
-"""A real `airflow dags test` of the DAG against the real SeaweedFS: retry, champion, re-run.
+"""A real `airflow dags test` of the DAG against the real SeaweedFS: fail fast, champion, re-run.
 
-One module-scoped scenario, two DAG runs of the same logical date (~1 min in all):
-1. the snapshot is not there yet when collect first runs, so collect fails and is retried; the
-   test puts the file in place during the retry delay; the run then ends with a champion in S3;
-2. the same date again: still one raw partition, the same champion, a consistent registry.
+One module-scoped scenario, three DAG runs of the same logical date (~1 min in all):
+1. the snapshot is not there: a configuration mistake, so collect fails at once, without
+   retries, saying what to change;
+2. the file is in place (conf: the snapshot alone, which means source=snapshot): the run ends
+   with a champion in S3;
+3. the same date again: still one raw partition, the same champion, a consistent registry.
 """
 
 from __future__ import annotations
@@ -84,26 +86,23 @@ def scenario(
     migrated = _airflow(["db", "migrate"], env, timeout=180)
     assert migrated.returncode == 0, migrated.stderr[-3000:]
 
-    conf = json.dumps({"source": "snapshot", "snapshot": str(snapshot)})
+    conf = json.dumps({"snapshot": str(snapshot)})  # a snapshot alone: source=snapshot
+    started = time.monotonic()
+    missing = _airflow(["dags", "test", "tmdb_score_pipeline", DS, "--conf", conf], env, 300)
+    failed = {
+        "returncode": missing.returncode,
+        "seconds": time.monotonic() - started,
+        "log": missing.stdout + missing.stderr,
+        "tis": _task_instances(home),
+    }
+    snapshot.parent.mkdir()
+    shutil.copy(staged, snapshot)
     command = [AIRFLOW, "dags", "test", "tmdb_score_pipeline", DS, "--conf", conf]
     log1 = root / "run1.log"
     started = time.monotonic()
     with log1.open("w") as out:
         proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
         try:
-            # Wait for collect's first failure, then deliver the file during the retry delay.
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline and proc.poll() is None:
-                states = (
-                    {(t, s) for t, _, s, _ in _task_instances(home)}
-                    if (home / "airflow.db").exists()
-                    else set()
-                )
-                if ("collect", "up_for_retry") in states:
-                    break
-                time.sleep(0.2)
-            snapshot.parent.mkdir()
-            shutil.copy(staged, snapshot)
             proc.wait(timeout=300)
         finally:
             if proc.poll() is None:
@@ -127,6 +126,7 @@ def scenario(
         "tis": _task_instances(home),
     }
     yield {
+        "failed": failed,
         "first": first,
         "second": second,
         "registry": _registry(client, bucket),
@@ -144,11 +144,22 @@ def _registry(client: Any, bucket: str) -> Any:
     return Registry(client, bucket)
 
 
-def test_first_run_retries_collect_and_ends_with_a_champion(scenario: dict[str, Any]) -> None:
+def test_a_missing_snapshot_fails_at_once_and_says_what_to_change(
+    scenario: dict[str, Any],
+) -> None:
+    failed = scenario["failed"]
+    assert failed["returncode"] != 0
+    tis = {(t, i): (s, n) for t, i, s, n in failed["tis"]}
+    assert tis[("collect", -1)] == ("failed", 1)  # no retry: waiting cannot make the file appear
+    assert "does not exist" in failed["log"]
+    assert failed["seconds"] < 60  # not three tries with the retry delay between them
+
+
+def test_the_next_run_ends_with_a_champion(scenario: dict[str, Any]) -> None:
     first = scenario["first"]
     assert first["returncode"] == 0, first["log"][-4000:]
     tis = {(t, i): (s, n) for t, i, s, n in first["tis"]}
-    assert tis[("collect", -1)] == ("success", 2)  # failed once (no file yet), retried, done
+    assert tis[("collect", -1)][0] == "success"
     assert {i for t, i in tis if t == "train"} == {0, 1, 2}
     assert all(state == "success" for state, _ in tis.values()), tis
 

@@ -79,7 +79,8 @@ def test_doc_tells_the_operator_what_and_how(dag: Any) -> None:
 
 
 def test_each_task_is_one_call_into_the_pipeline(dag: Any) -> None:
-    """Wiring only: a task body imports from moviescore.steps and returns one call of it."""
+    """Wiring only: a task body imports from moviescore.steps and returns one call of it,
+    through `_library` (which turns a `ConfigurationError` into a failure without retries)."""
     for task in dag.tasks:
         source = textwrap.dedent(inspect.getsource(task.python_callable))
         func = ast.parse(source).body[0]
@@ -91,7 +92,30 @@ def test_each_task_is_one_call_into_the_pipeline(dag: Any) -> None:
         assert len(step) == 1, task.task_id
         returns = [n for n in body if isinstance(n, ast.Return)]
         assert len(returns) == 1 and isinstance(call := returns[0].value, ast.Call), task.task_id
-        assert isinstance(call.func, ast.Name) and call.func.id in step, task.task_id
+        assert isinstance(call.func, ast.Name) and call.func.id == "_library", task.task_id
+        assert isinstance(call.args[0], ast.Name) and call.args[0].id in step, task.task_id
+
+
+def test_one_promotion_at_a_time_and_backfills_one_date_at_a_time(dag: Any) -> None:
+    assert dag.get_task("promote").max_active_tis_per_dag == 1  # across runs, no pool to create
+    assert "--max-active-runs 1" in dag.doc_md
+
+
+def test_a_configuration_error_fails_without_retries(dag: Any) -> None:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from moviescore.config import ConfigurationError
+
+    module = sys.modules[dag.get_task("collect").python_callable.__module__]
+
+    def bad() -> None:
+        raise ConfigurationError("snapshot /x does not exist")
+
+    with pytest.raises(AirflowFailException, match="snapshot /x does not exist"):
+        module._library(bad)
+    assert module._ds(None, type("Run", (), {"run_after": "2026-11-30T17:00:00+00:00"})()) == (
+        "2026-11-30"
+    )
 
 
 @pytest.mark.slow

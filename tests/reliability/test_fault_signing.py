@@ -1,5 +1,7 @@
-"""Signed bundles end to end: someone with bucket write access but no MODEL_SIGNING_KEY points a
-live, keyed API at a bundle of theirs. It is refused before unpickling; the old champion serves."""
+"""Signed bundles and pointers end to end: someone with bucket write access but no
+MODEL_SIGNING_KEY points a live, keyed API at a bundle of theirs, or replays an old signed pointer.
+Both are refused (nothing of theirs is unpickled); the champion serves on; a rollback by the key
+holder still works."""
 
 from __future__ import annotations
 
@@ -74,13 +76,47 @@ def test_keyed_server_refuses_a_bundle_it_cannot_verify(
         json.dumps({"version": bad, "decision": {"reason": "trust me"}}).encode(),
     )
 
-    status = wait_for(lambda: (m := api.model())["reload_failures"] > 0 and m, 15, "a refusal")
-    reason = "bad signature" if attack == "tampered" else "unsigned"
+    status = wait_for(
+        lambda: (m := api.model())["last_poll_result"] == "refused" and m, 15, "a refusal"
+    )
     assert status["version"] == good and status["ready"]  # still the previous champion
-    assert status["last_poll_result"] == "failed"
-    assert bad in status["last_error"] and f"refused ({reason})" in status["last_error"]
+    assert "champion.json refused: unsigned" in status["last_error"]  # the pointer, first
+    assert status["reload_failures"] == 0  # the attacker's bundle was not even downloaded
     assert api.post("/predict", MOVIE).json()["model_version"] == good
     assert not marker.exists()  # the attacker's pickle never ran
+    with pytest.raises(Exception, match="refused"):  # and the bundle itself fails its check
+        Registry.from_settings(get_settings()).load(bad)
+    assert not marker.exists()
     log = api.log.read_text()
-    assert f"loading {bad} failed" in log and reason in log
+    assert "champion.json refused" in log
     assert SIGNING_KEY not in log and SIGNING_KEY not in api.get("/model").text
+
+
+def test_keyed_server_refuses_a_replayed_pointer_but_follows_a_rollback(
+    s3_settings: Settings, monkeypatch: pytest.MonkeyPatch, live_api: Any
+) -> None:
+    """An old pointer the key holder signed, written back by someone without the key, would
+    make the server serve an older version: its sequence is lower than the served one's."""
+    monkeypatch.setenv("MODEL_SIGNING_KEY", SIGNING_KEY)
+    get_settings.cache_clear()
+    owner = Registry.from_settings(get_settings())
+    old = live.promote(owner, seed=0)
+    old_pointer, _ = owner.store.get("models/champion.json")  # signed, sequence 1
+    api = live_api(dict(os.environ) | {"MODEL_POLL_SECONDS": "0.3"})
+    new = live.promote(owner, seed=1)
+    wait_for(lambda: api.model()["version"] == new, 15, "the new champion")
+
+    attacker = Registry(owner.client, owner.bucket)  # write access, no key
+    assert old_pointer is not None
+    attacker.store.put("models/champion.json", old_pointer)
+    status = wait_for(
+        lambda: (m := api.model())["last_poll_result"] == "refused" and m, 15, "a refusal"
+    )
+    assert status["version"] == new
+    assert "sequence 1 is lower than the served 2" in status["last_error"]
+    assert api.post("/predict", MOVIE).json()["model_version"] == new
+
+    back = owner.rollback(old)  # the key holder's rollback: a new pointer, sequence 3
+    assert back.sequence == 3 and back.previous_version == new  # the chain, not the replay
+    wait_for(lambda: api.model()["version"] == old, 15, "the rollback")
+    assert api.post("/predict", MOVIE).json()["model_version"] == old

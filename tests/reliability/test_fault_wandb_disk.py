@@ -35,8 +35,9 @@ def snapshot_file(path: Path, n: int) -> Path:
 
 @pytest.mark.slow
 def test_training_completes_when_wandb_is_unreachable(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    s3_settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    settings = s3_settings  # preprocess checks the bucket before any training
     collect_step(DS, "snapshot", str(snapshot_file(tmp_path / "movies.jsonl", 200)))
     preprocess_step(DS)
     closed = free_port()  # nothing listens there

@@ -13,7 +13,7 @@ import functools
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
@@ -55,6 +55,10 @@ class S3Unavailable(S3Error):
 
 class BucketMissing(S3Error):
     """The endpoint answered but the bucket does not exist."""
+
+
+class PreconditionFailed(S3Error):
+    """A conditional PUT lost: the object changed (If-Match) or exists (If-None-Match: *)."""
 
 
 def make_client(settings: Settings | None = None) -> S3Client:
@@ -150,9 +154,51 @@ class Bucket:
     def __init__(self, client: S3Client, name: str) -> None:
         self.client, self.name = client, name
 
-    def put(self, key: str, body: bytes, content_type: str = "application/json") -> None:
+    def put(
+        self,
+        key: str,
+        body: bytes,
+        content_type: str = "application/json",
+        *,
+        if_match: str | None = None,
+        if_none_match: str | None = None,
+    ) -> str:
+        """Write `key`; its new ETag. With `if_match` (an ETag) or `if_none_match="*"` the write
+        is a compare-and-swap the server decides: `PreconditionFailed` when it lost."""
+        conditions: dict[str, Any] = {}
+        if if_match is not None:
+            conditions["IfMatch"] = if_match
+        if if_none_match is not None:
+            conditions["IfNoneMatch"] = if_none_match
         with s3_errors(self.client, self.name):
-            self.client.put_object(Bucket=self.name, Key=key, Body=body, ContentType=content_type)
+            try:
+                response = self.client.put_object(
+                    Bucket=self.name, Key=key, Body=body, ContentType=content_type, **conditions
+                )
+            except ClientError as exc:
+                # 409 ConditionalRequestConflict: AWS's answer to two racing conditional PUTs
+                if error_code(exc) in {"PreconditionFailed", "412", "ConditionalRequestConflict"}:
+                    raise PreconditionFailed(f"{key} changed under a conditional write") from exc
+                raise
+            return str(response.get("ETag", ""))
+
+    def delete(self, keys: list[str]) -> None:
+        with s3_errors(self.client, self.name):
+            for key in keys:
+                self.client.delete_object(Bucket=self.name, Key=key)
+
+    def check(self) -> None:
+        """Raise unless the bucket answers (reachable, exists, credentials accepted)."""
+        with s3_errors(self.client, self.name):
+            try:
+                self.client.head_bucket(Bucket=self.name)
+            except ClientError as exc:
+                if error_code(exc) in {"404", "NotFound", "NoSuchBucket"}:
+                    raise BucketMissing(
+                        f"bucket {self.name!r} does not exist at {self.client.meta.endpoint_url}:"
+                        " create it (`moviescore s3` does for the local server) or fix S3_BUCKET"
+                    ) from exc
+                raise
 
     def get(self, key: str, if_none_match: str | None = None) -> tuple[bytes | None, str | None]:
         """(body, ETag); (None, None) if absent; (None, if_none_match) if it still has that ETag."""

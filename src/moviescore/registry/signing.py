@@ -1,4 +1,4 @@
-"""HMAC-SHA256 signatures of model manifests (`MODEL_SIGNING_KEY`).
+"""HMAC-SHA256 signatures of model manifests and of the champion pointer (`MODEL_SIGNING_KEY`).
 
 The signature lives inside `manifest.json` under `"signature"` and covers the canonical JSON of
 every other field — including `files`, the sha256 of every file of the bundle. One object holds
@@ -6,6 +6,12 @@ both, so a manifest and its signature cannot be uploaded or cached apart. A load
 checks the signature before it downloads any model bytes; the sha256 check then ties those bytes
 to the signed manifest. Whoever can write the bucket but lacks the key cannot make a keyed loader
 unpickle anything of theirs.
+
+`champion.json` and each history entry are signed the same way, over every field of the pointer:
+the version, its `sequence`, `previous_version`, `promoted_at` and the decision. A keyed server
+serves only a pointer the key holder wrote, and never one whose sequence is lower than the one it
+serves, so an old signed pointer cannot be replayed; a rollback is a new pointer (higher
+sequence) written by the key holder.
 """
 
 from __future__ import annotations
@@ -50,12 +56,13 @@ def sign(manifest: dict[str, Any], key: str | bytes) -> dict[str, Any]:
     return signed
 
 
-def verify(manifest: dict[str, Any], key: str | bytes) -> None:
-    """Raise `SignatureError` unless `manifest` carries a valid signature for `key`."""
+def verify(manifest: dict[str, Any], key: str | bytes, what: str = "manifest") -> None:
+    """Raise `SignatureError` unless `manifest` (or another signed record, named by `what`)
+    carries a valid signature for `key`."""
     stored = manifest.get(SIGNATURE_FIELD)
     if not isinstance(stored, dict) or not stored.get("value"):
-        raise SignatureError("unsigned", "the manifest carries no signature")
+        raise SignatureError("unsigned", f"the {what} carries no signature")
     if stored.get("algorithm") != ALGORITHM:
         raise SignatureError("bad signature", f"unsupported algorithm {stored.get('algorithm')!r}")
     if not hmac.compare_digest(str(stored["value"]), signature(manifest, key)):
-        raise SignatureError("bad signature", "the manifest was changed or signed with another key")
+        raise SignatureError("bad signature", f"the {what} was changed or signed with another key")

@@ -6,15 +6,24 @@ Layout in the bucket:
     models/<version>/manifest.json    caller's fields (model_name, params, metrics, feature_schema,
                                       data_fingerprint, wandb_run_id, …) + version, created_at,
                                       files {name: {sha256, size}}, and `signature` when keyed
-    models/history/<UTC>-<version>.json  one object per champion change (never rewritten)
-    models/champion.json              the serving pointer: version + decision; written LAST
-    runs/<run_id>/decision.json       every promotion decision, promoted or not
+    models/champion.json              the serving pointer: version, sequence, previous_version
+                                      and the decision; written LAST, by a compare-and-swap
+    models/history/seq-<sequence>.json  one object per champion change, written once
+                                      (If-None-Match: *) after the pointer moved; a chain
+    runs/<run_id>/attempts/<UTC>.json every promotion attempt of a run, never overwritten
+    runs/<run_id>/decision.json       the latest attempt's decision, promoted or not
 
 A version id is `YYYYmmdd-HHMMSS-<model>-<6 hex>` (UTC): sortable by time, unique, readable.
 Readers never see a pointer to a half-written version: `publish` uploads the model, then the
 manifest, and HEADs the model file against the size the manifest records; `set_champion` reads
 the manifest back, checks the model file again, appends history, and only then writes
-`champion.json`. `load` verifies the manifest signature (when `MODEL_SIGNING_KEY` is
+`champion.json` with a conditional PUT: If-Match on the ETag read when the decision was made
+(If-None-Match: * for the first champion), so of two promotions that read the same pointer
+exactly one moves it and the other gets `ChampionChanged`, re-reads and re-decides. The pointer
+carries a `sequence` (+1 per change) and `previous_version`; its history entry is keyed by the
+sequence and written after the swap, so a crash in between leaves a gap the next change fills
+(from the pointer itself), never a chain that lies. With a key the pointer is signed over all
+its fields. `load` verifies the manifest signature (when `MODEL_SIGNING_KEY` is
 set) before fetching model bytes and the sha256 of every file before unpickling. Every record
 read is parsed here, once, into its model (`moviescore.records`); one that does not parse raises
 `RecordError` (key and reason), which a reader may skip and report. Every other error is an
@@ -24,6 +33,7 @@ read is parsed here, once, into its model (`moviescore.records`); one that does 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import io
@@ -52,7 +62,7 @@ from moviescore.records import (
     parse,
 )
 from moviescore.registry import signing
-from moviescore.registry.s3 import Bucket, S3Error, make_client
+from moviescore.registry.s3 import Bucket, PreconditionFailed, S3Error, make_client
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -77,6 +87,19 @@ class VersionNotFound(RegistryError):
     pass
 
 
+class ChampionChanged(RegistryError):
+    """Another promotion or rollback moved `champion.json` after this one read it."""
+
+
+class PointerRefused(RegistryError):
+    """A keyed reader refuses `champion.json`: unsigned, or signed with another key. `etag`
+    is the refused object's, so the next poll of an unchanged pointer costs a 304."""
+
+    def __init__(self, message: str, etag: str | None = None) -> None:
+        super().__init__(message)
+        self.etag = etag
+
+
 class IntegrityError(RegistryError):
     """A bundle failed verification; `reason`: unsigned, bad signature, sha256 mismatch, …."""
 
@@ -87,6 +110,16 @@ class IntegrityError(RegistryError):
 
 R = TypeVar("R", bound=Record)
 MAX_EXTRA_FILE_BYTES = 32 * 2**20  # an extra file (e.g. the comparables index) is small data
+
+
+@dataclass(frozen=True)
+class ChampionState:
+    """`champion.json` as one read saw it: the pointer (None when absent or unreadable, then
+    `error` says why) and the ETag a compare-and-swap must match (None: no pointer yet)."""
+
+    pointer: ChampionPointer | None
+    etag: str | None
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -281,10 +314,29 @@ class Registry:
         pointer = self.champion()
         return pointer.version if pointer else None
 
+    def champion_state(self) -> ChampionState:
+        """The pointer and its ETag, read once: what a promotion decides against."""
+        raw, etag = self.store.get(CHAMPION_KEY)
+        if raw is None:
+            return ChampionState(None, None)
+        try:
+            return ChampionState(self._parse(ChampionPointer, CHAMPION_KEY, raw), etag)
+        except RecordError as exc:
+            return ChampionState(None, etag, error=exc.reason)
+
     def champion_if_changed(self, etag: str | None) -> tuple[ChampionPointer | None, str | None]:
-        """(pointer, etag); (None, etag) if unchanged since `etag`; (None, None) if no champion."""
+        """(pointer, etag); (None, etag) if unchanged since `etag`; (None, None) if no champion.
+        A keyed registry raises `PointerRefused` for a pointer the key holder did not write."""
         raw, new_etag = self.store.get(CHAMPION_KEY, if_none_match=etag)
-        return (None if raw is None else self._parse(ChampionPointer, CHAMPION_KEY, raw)), new_etag
+        if raw is None:
+            return None, new_etag
+        if self.signing_key:
+            try:
+                doc = json.loads(raw)
+                signing.verify(doc if isinstance(doc, dict) else {}, self.signing_key, "pointer")
+            except (ValueError, signing.SignatureError) as exc:
+                raise PointerRefused(f"{CHAMPION_KEY} refused: {exc}", new_etag) from exc
+        return self._parse(ChampionPointer, CHAMPION_KEY, raw), new_etag
 
     def set_champion(
         self,
@@ -292,26 +344,84 @@ class Registry:
         decision: PromotionRecord | Mapping[str, Any],
         *,
         action: str = "promote",
+        based_on: ChampionState | None = None,
     ) -> ChampionPointer:
-        """Point serving at `version`: history entry first, `champion.json` last."""
+        """Point serving at `version` if the pointer is still what `based_on` read (default:
+        read it now); `ChampionChanged` if another writer moved it first. Then its history."""
         manifest = self.manifest(version)
         self._check_uploaded(version, manifest)
-        previous = self._champion_version()
-        now = _now()
+        state = based_on if based_on is not None else self.champion_state()
+        current = self._chain_head(state)
+        if current is not None:
+            self._write_history(current)  # fills the gap a crash after an earlier swap left
+        fields: dict[str, Any] = {"ds": manifest.ds} if manifest.ds else {}
+        if manifest.demo:
+            fields["demo"] = True
         pointer = ChampionPointer(
             version=version,
+            sequence=(current.sequence or 0) + 1 if current else 1,
             model_name=manifest.model_name,
             metrics=manifest.metrics,
             created_at=manifest.created_at,
-            promoted_at=now.isoformat(),
-            previous_version=previous,
+            promoted_at=_now().isoformat(),
+            previous_version=current.version if current else None,
             action=action,
             decision=parse(PromotionRecord, decision, f"the decision promoting {version}"),
+            **fields,
         )
-        body = _to_json(pointer.dump())
-        self.store.put(f"{HISTORY}{now:%Y%m%dT%H%M%S%fZ}-{version}.json", body)
-        self.store.put(CHAMPION_KEY, body)
-        return self._parse(ChampionPointer, CHAMPION_KEY, body)
+        doc = json.loads(_to_json(pointer.dump()))  # plain JSON: signed == stored == read back
+        if self.signing_key:
+            doc = signing.sign(doc, self.signing_key)
+        body = _to_json(doc)
+        try:
+            if state.etag is None:
+                self.store.put(CHAMPION_KEY, body, if_none_match="*")
+            else:
+                self.store.put(CHAMPION_KEY, body, if_match=state.etag)
+        except PreconditionFailed as exc:
+            was = current.version if current else "no champion"
+            raise ChampionChanged(
+                f"{CHAMPION_KEY} changed since it was read ({was}): re-read and decide again"
+            ) from exc
+        written = self._parse(ChampionPointer, CHAMPION_KEY, body)
+        self._write_history(written)
+        return written
+
+    def _chain_head(self, state: ChampionState) -> ChampionPointer | None:
+        """The pointer a new one follows: `state`'s, unless the history holds a later link (the
+        pointer went backwards: an old pointer written back), whose chain then continues."""
+        keys, _ = self.store.list(f"{HISTORY}seq-")
+        newest = self._get(ChampionPointer, max(keys)) if keys else None
+        current = state.pointer
+        if newest is None or newest.sequence is None:
+            return current
+        if current is None or (current.sequence or 0) < newest.sequence:
+            return newest
+        return current
+
+    def _write_history(self, pointer: ChampionPointer) -> None:
+        """The history entry of a pointer that reached `champion.json`, once (If-None-Match)."""
+        if pointer.sequence is None:
+            return  # a pointer of an older release: its entry was written before it
+        key = f"{HISTORY}seq-{pointer.sequence:012d}.json"
+        if self.store.size(key) is not None:
+            return
+        doc = json.loads(_to_json(pointer.dump()))
+        if self.signing_key:
+            doc = signing.sign(doc, self.signing_key)
+        # PreconditionFailed: written meanwhile by the next promotion's gap filling (the same)
+        with contextlib.suppress(PreconditionFailed):
+            self.store.put(key, _to_json(doc), if_none_match="*")
+
+    def discard(self, version: str) -> None:
+        """Delete a published version that never became champion (a promotion that lost)."""
+        if version == self._champion_version():
+            raise RegistryError(f"{version} is the champion; it cannot be discarded")
+        self.store.delete([self._key(version, MODEL_FILE), self._key(version, MANIFEST_FILE)])
+
+    def check(self) -> None:
+        """Raise an `S3Error` unless the bucket is reachable, exists and accepts our key."""
+        self.store.check()
 
     def history(self, limit: int | None = None) -> list[ChampionPointer]:
         """Champion changes, newest first (the `limit` newest, or all)."""
@@ -328,7 +438,8 @@ class Registry:
     def rollback(self, version: str | None = None) -> ChampionPointer:
         """Make `version` (default: the newest earlier champion that still verifies; broken
         ones are skipped and logged) the champion again."""
-        current = self._champion_version()
+        head = self._chain_head(self.champion_state())
+        current = head.version if head else None
         if version == current and version is not None:
             raise RegistryError(f"{version} is already the champion")
         target, skipped = version, []
@@ -371,18 +482,37 @@ class Registry:
             yield from dict.fromkeys(others)
 
     # --- run decisions ----------------------------------------------------------------------
-    def _run_key(self, run_id: str) -> str:
+    def _run_prefix(self, run_id: str) -> str:
         if not run_id or "/" in run_id or run_id in {".", ".."} or not run_id.isprintable():
             raise ValueError(f"bad run id {run_id!r}")
-        return f"{RUNS}{run_id}/decision.json"
+        return f"{RUNS}{run_id}/"
 
-    def write_decision(self, run_id: str, decision: PromotionRecord | Mapping[str, Any]) -> None:
-        key = self._run_key(run_id)
+    def write_decision(self, run_id: str, decision: PromotionRecord | Mapping[str, Any]) -> str:
+        """Keep the attempt (a new object, never overwritten) and make it the run's latest
+        decision; returns the attempt's key."""
+        prefix = self._run_prefix(run_id)
         record = parse(PromotionRecord, decision, f"the decision of {run_id}")
-        self.store.put(key, _to_json(record.dump()))
+        body = _to_json(record.dump())
+        key = f"{prefix}attempts/{_now():%Y%m%dT%H%M%S%fZ}-{secrets.token_hex(3)}.json"
+        self.store.put(key, body, if_none_match="*")
+        self.store.put(f"{prefix}decision.json", body)
+        return key
 
     def decision(self, run_id: str) -> PromotionRecord | None:
-        return self._get(PromotionRecord, self._run_key(run_id))
+        return self._get(PromotionRecord, f"{self._run_prefix(run_id)}decision.json")
+
+    def attempts(self, run_id: str) -> list[PromotionRecord]:
+        """Every attempt of a run, oldest first; one that does not parse is skipped."""
+        keys, _ = self.store.list(f"{self._run_prefix(run_id)}attempts/")
+        out = []
+        for key in sorted(keys):
+            try:
+                record = self._get(PromotionRecord, key)
+            except RecordError:
+                continue
+            if record is not None:
+                out.append(record)
+        return out
 
     def decisions(self, limit: int | None = 10) -> list[PromotionRecord]:
         """The newest pipeline runs' decisions, promoted or not (run ids sort by date)."""

@@ -86,6 +86,10 @@ def candidates_table(decision: dict[str, Any], data_dir: str = "data") -> pd.Dat
         row["challenger"] = c.get("model_name") == decision.get("challenger")
         row |= {"W&B": wandb_url(c), "W&B offline run": wandb_sync_command(c, data_dir)}
         rows.append(row)
+    recipe = decision.get("champion_recipe")
+    if isinstance(recipe, dict):  # the champion's recipe, judged on the same rows
+        row = {"model": f"{recipe.get('model_name')} (champion's recipe)", "challenger": False}
+        rows.append(row | {m: _metric(recipe, m) for m in METRIC_COLUMNS})
     columns = ["model", *METRIC_COLUMNS, "challenger", "W&B", "W&B offline run"]
     return pd.DataFrame(rows, columns=columns)
 
@@ -190,3 +194,34 @@ def diff_versions(a: dict[str, Any], b: dict[str, Any]) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=["section", "field", "a", "b"])
     frame["differs"] = frame["a"] != frame["b"]
     return frame
+
+
+def data_table(overview: dict[str, Any]) -> pd.DataFrame:
+    """What each version learned from: label scale (demo = the offline sample), sources, rows
+    and release dates per split, the training cutoff and the data fingerprint."""
+    rows = []
+    for v in overview.get("versions", []):
+        data = v.get("data") or {}
+        dates = data.get("release_dates") or {}
+        row = {"version": v.get("version"), "demo": bool(v.get("demo"))}
+        row |= {"label scale": data.get("label_scale"), "cutoff": data.get("ds")}
+        row["sources"] = ", ".join(f"{k} {n}" for k, n in (data.get("sources") or {}).items())
+        for split in ("train", "val", "test"):
+            span = " … ".join(dates.get(split) or [])
+            row[split] = f"{data.get(split, '')} ({span})" if split in data else None
+        row["fingerprint"] = data.get("fingerprint")
+        rows.append(row)
+    columns = ["version", "demo", "label scale", "cutoff", "sources", "train", "val", "test"]
+    return pd.DataFrame(rows, columns=[*columns, "fingerprint"])
+
+
+def attempts_table(overview: dict[str, Any], run_id: str | None) -> pd.DataFrame:
+    """Every attempt of one run (re-runs, promotions that lost a race), oldest first."""
+    attempts = (overview.get("attempts") or {}).get(run_id or "", [])
+    columns = ["attempted_at", "action", "champion_version", "reason"]
+    return pd.DataFrame([{c: a.get(c) for c in columns} for a in attempts], columns=columns)
+
+
+def demo_champion(overview: dict[str, Any]) -> bool:
+    """Whether the champion learned the offline sample's IMDb ratings (a demo model)."""
+    return any(v.get("champion") and v.get("demo") for v in overview.get("versions", []))

@@ -28,8 +28,8 @@ from moviescore.ingest.partitions import Splits, label_filter, read_all_partitio
 from moviescore.ingest.raw_movie import LABEL
 from moviescore.ingest.snapshot import read_snapshot
 from moviescore.records import CandidateScore, Metrics
-from moviescore.serving.scoring import clamp
-from moviescore.training.candidates import train_candidate
+from moviescore.serving.scoring import Scorer, clamp
+from moviescore.training.candidates import refit, train_candidate
 from moviescore.training.promotion import pick_challenger
 from moviescore.training.seed_recipe import SeedRecipe
 from moviescore.training.specs import CANDIDATES
@@ -160,11 +160,16 @@ def run_fold(
     champion = pick_challenger(scored).model_name
     best = fitted[champion]
     assert best.val_pred is not None
-    frames.append(_rows(fold.origin, splits.test, SHIPPED, best.test_pred))
+    # as the pipeline ships it: the winning recipe refitted with its rounds on every row before
+    # the test years (the candidates' own rows are the judged fits, on train only)
+    rows = pd.concat([splits.train, splits.val], ignore_index=True)
+    shipped, _ = refit(champion, best.params, rows, len(splits.train))
+    shipped_pred = Scorer(shipped).ratings(splits.test)
+    frames.append(_rows(fold.origin, splits.test, SHIPPED, shipped_pred))
     vals.append(_val_row(fold.origin, SHIPPED, y_val, best.val_pred))
     # Level-shift lever: the shipped model's mean validation error, added to its test ratings.
     shift = float(np.mean(y_val - best.val_pred))
-    frames.append(_rows(fold.origin, splits.test, OFFSET, clamp(best.test_pred + shift)))
+    frames.append(_rows(fold.origin, splits.test, OFFSET, clamp(shipped_pred + shift)))
     return pd.concat(frames, ignore_index=True), pd.DataFrame(vals).assign(champion=champion)
 
 

@@ -89,43 +89,52 @@ def _fit(
     return make_pipeline(model, features=features), clamp(model.predict(X_val))
 
 
-def train_candidate(name: str, splits: Splits) -> CandidateResult:
-    """Select on the validation years, then refit on train + val and score the test years.
+RECIPE_ONLY = ("best_iteration", "refit_rounds")  # what a fit adds to a recipe's parameters
+# The refit has seen the test rows: a correct one scores there no worse than the split model did
+# unseen (slack for the noise of a refit), and moves its predictions there by less than a rating
+# point (RMS) — it learns those rows, it does not become another model; a broken one (lost
+# rounds or features, wrong rows, a constant) fails one of the two (docs/BENCHMARKS.md).
+REFIT_RMSE_SLACK = 0.05
+REFIT_MAX_DRIFT = 1.0
 
-    1. Fit on train (boosters stop early on val): that model gives the honest `val_*` metrics
-       and the number of boosting rounds.
-    2. Refit on train + val with the rounds scaled to the larger set: the served model then
-       knows the most recent releases (on validation years this cut RMSE by ~0.02).
-       `train_*` are that model's scores on the rows it was fitted on; `test_*` are its scores
-       on the untouched test years.
-    Each feature matrix is computed once and handed to the regressor directly.
+
+def recipe_of(name: str, params: dict[str, Any]) -> dict[str, Any]:
+    """A recipe's parameters from a manifest's or a candidate's: what a fit added left out, and
+    a booster's round cap back to the spec's (a stored n_estimators may be a refit's rounds)."""
+    model_spec = spec(name)
+    recipe = {k: v for k, v in params.items() if k not in RECIPE_ONLY}
+    if "best_iteration" in params and "n_estimators" in model_spec.defaults:
+        recipe["n_estimators"] = model_spec.defaults["n_estimators"]
+    return recipe
+
+
+def train_candidate(
+    name: str, splits: Splits, params: dict[str, Any] | None = None
+) -> CandidateResult:
+    """Judge one recipe: fit on the train split (boosters stop early on val), score every split.
+
+    `test_*` are held-out scores (no row of the test split was seen), `train_*` in-sample ones,
+    so `rmse_gap` is the overfit gap. `params` (default: the spec's) may come from a champion's
+    manifest (`recipe_of`). The returned params add `best_iteration` for boosters: `ship`
+    refits the recipe with those rounds. Each feature matrix is computed once.
     """
     model_spec = spec(name)  # an unknown name fails before any work
     for split in SPLITS:
         if len(getattr(splits, split)) == 0:
             raise ValueError(f"split {split!r} is empty; cannot train {name}")
-    selected, val_pred = _fit(model_spec, splits.train, splits.val)
+    recipe = model_spec.params(**(params or {}))
+    pipeline, val_pred = _fit(model_spec, splits.train, splits.val, **recipe)
     assert val_pred is not None
-    val_scores = scores(splits.val[LABEL].to_numpy(dtype=float), val_pred)
-    params = model_spec.params()
-    best = model_spec.best_iteration(selected[-1])
+    best = model_spec.best_iteration(pipeline[-1])
     if best is not None:
-        scale = (len(splits.train) + len(splits.val)) / len(splits.train)
-        params["best_iteration"] = best
-        params["n_estimators"] = max(1, round((best + 1) * scale))
-    refit_params = {"n_estimators": params["n_estimators"]} if best is not None else {}
-    fit_rows = pd.concat([splits.train, splits.val], ignore_index=True)
-    pipeline, _ = _fit(model_spec, fit_rows, **refit_params)
+        recipe["best_iteration"] = best
     features, model = pipeline[0], pipeline[-1]
     scorer = Scorer(pipeline)  # the prediction path evaluation and serving share
-
     test_true = splits.test[LABEL].to_numpy(dtype=float)
     test_pred = scorer.ratings(splits.test)
-    fit_true = fit_rows[LABEL].to_numpy(dtype=float)
     per_split = {
-        # in-sample features, as the served pipeline sees these rows (not the out-of-fold ones)
-        "train": scores(fit_true, scorer.ratings(fit_rows)),
-        "val": val_scores,
+        "train": scores(splits.train[LABEL].to_numpy(dtype=float), scorer.ratings(splits.train)),
+        "val": scores(splits.val[LABEL].to_numpy(dtype=float), val_pred),
         "test": scores(test_true, test_pred),
     }
     names = [str(n) for n in features.get_feature_names_out()]
@@ -134,13 +143,86 @@ def train_candidate(name: str, splits: Splits) -> CandidateResult:
     return CandidateResult(
         model_name=name,
         pipeline=pipeline,
-        params=params,
+        params=recipe,
         metrics=_split_metrics(per_split),
         feature_importances={n: float(v) / total for n, v in zip(names, importances, strict=True)},
         test_true=test_true,
         test_pred=test_pred,
-        learning_curve=model_spec.learning_curve(selected[-1]),
+        learning_curve=model_spec.learning_curve(pipeline[-1]),
         val_pred=val_pred,
-        calibration=calibrate(test_true, test_pred),
-        training_ranges=training_ranges(fit_rows),
+        calibration=calibrate(test_true, test_pred),  # held out: the split model never saw them
+        training_ranges=training_ranges(splits.train),
     )
+
+
+def refit(
+    name: str, params: dict[str, Any], rows: pd.DataFrame, judged_rows: int
+) -> tuple[Pipeline, dict[str, Any]]:
+    """Recipe `name`/`params` fitted on `rows` with the rounds early stopping chose on a train
+    split of `judged_rows` rows, scaled to `len(rows)`; the pipeline and its params (the recipe
+    + `best_iteration` + `refit_rounds`)."""
+    recipe = recipe_of(name, params)
+    fitted = dict(params)
+    best = params.get("best_iteration")
+    if best is not None:
+        rounds = max(1, round((int(best) + 1) * len(rows) / judged_rows))
+        recipe["n_estimators"] = fitted["refit_rounds"] = rounds
+    pipeline, _ = _fit(spec(name), rows, **recipe)
+    return pipeline, fitted
+
+
+@dataclass
+class Shipped:
+    """A judged recipe refitted on every labelled row: what the registry publishes."""
+
+    pipeline: Pipeline
+    params: dict[str, Any]  # the recipe + best_iteration + refit_rounds
+    rows: int
+    check: dict[str, Any]  # the sanity check against the split model on the test rows
+    # what the API answers besides the rating: the interval calibrated on the judged model's
+    # held-out test residuals (the refit saw those rows), the ranges and films it learned from
+    calibration: dict[str, Any]
+    training_ranges: dict[str, Any]
+    fitted_rows: pd.DataFrame
+
+
+def ship(name: str, params: dict[str, Any], splits: Splits, split_model: Pipeline) -> Shipped:
+    """Refit recipe `name`/`params` (a judged candidate's) on train + val + test with the rounds
+    early stopping chose, scaled to the larger row count. `RefitError` unless, on the test
+    rows, it scores within `REFIT_RMSE_SLACK` of `split_model`'s held-out RMSE (or better) and
+    its predictions stay within `REFIT_MAX_DRIFT` (RMS) of `split_model`'s."""
+    rows = pd.concat([splits.train, splits.val, splits.test], ignore_index=True)
+    pipeline, shipped = refit(name, params, rows, len(splits.train))
+    refit_pred = Scorer(pipeline).ratings(splits.test)
+    split_pred = Scorer(split_model).ratings(splits.test)
+    truth = splits.test[LABEL].to_numpy(dtype=float)
+    refit_rmse, judged_rmse = (scores(truth, p)["rmse"] for p in (refit_pred, split_pred))
+    drift = float(np.sqrt(np.mean((refit_pred - split_pred) ** 2)))
+    check = {
+        "test_rows": len(splits.test),
+        "refit_test_rmse": refit_rmse,
+        "judged_test_rmse": judged_rmse,
+        "rms_drift": drift,
+        "max_drift": REFIT_MAX_DRIFT,
+        "rmse_slack": REFIT_RMSE_SLACK,
+    }
+    worse = not refit_rmse <= judged_rmse + REFIT_RMSE_SLACK  # NaN fails too
+    if worse or not drift <= REFIT_MAX_DRIFT:
+        raise RefitError(
+            f"the refit of {name} on {len(rows)} rows fails its check on the test rows: RMSE "
+            f"{refit_rmse:.3f} vs {judged_rmse:.3f} judged (slack {REFIT_RMSE_SLACK}), "
+            f"drift {drift:.3f} RMS (bound {REFIT_MAX_DRIFT}): not shipped"
+        )
+    return Shipped(
+        pipeline,
+        shipped,
+        len(rows),
+        check,
+        calibration=calibrate(truth, split_pred),
+        training_ranges=training_ranges(rows),
+        fitted_rows=rows,
+    )
+
+
+class RefitError(RuntimeError):
+    """The refit of a winning recipe failed its sanity check."""

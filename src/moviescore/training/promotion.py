@@ -1,11 +1,14 @@
 """The promotion rule ("by RMSE gap"). Pure: numbers in, a decision with its reason out.
 
 The challenger is the candidate with the lowest *validation* RMSE (the test set is not used to
-choose). It replaces the champion when, on the same test set, its RMSE beats the champion's
-re-scored RMSE by at least `min_improvement` and its overfit gap (test − train RMSE) stays under
-`max_gap` (both in `PromotionPolicy`). With no champion — or one whose bundle could not be read
-or re-scored — it must beat the mean-rating baseline instead, under the same gap limit. The
-reason is written for an operator.
+choose). It replaces the champion when, on the same test set, its RMSE beats the RMSE of the
+champion's *recipe* (fitted on the same train split, so neither saw the test rows) by at least
+`min_improvement` and its overfit gap (test − train RMSE) stays under `max_gap` (both in
+`PromotionPolicy`). With no champion — or one whose manifest could not be read or whose recipe
+could not be fitted — it must beat the mean-rating baseline instead, under the same gap limit.
+Before any of it, `precheck` keeps a run from replacing a champion trained for a later logical
+date, and a demo model (offline sample) from replacing a TMDB one. The reason is written for an
+operator.
 """
 
 from __future__ import annotations
@@ -67,6 +70,25 @@ def pick_challenger(candidates: Sequence[C]) -> C:
     return min(scored, key=lambda c: float(c.metrics.val_rmse or 0.0))
 
 
+def precheck(
+    run_ds: str, run_demo: bool, champion_ds: str | None, champion_demo: bool | None
+) -> str | None:
+    """Why this run must not replace the champion whatever its scores, or None.
+    `champion_demo` is None when there is no champion."""
+    if champion_ds is not None and run_ds < champion_ds:
+        return (
+            f"not promoted: this run's logical date {run_ds} is older than the champion's "
+            f"training cutoff {champion_ds}; a backfill evaluates history, it never replaces "
+            "the serving model (roll back explicitly to serve an older version)"
+        )
+    if run_demo and champion_demo is False:
+        return (
+            "not promoted: this run learned from the offline sample (IMDb ratings, a demo "
+            "model) and the champion learned TMDB ratings"
+        )
+    return None
+
+
 def decide(
     challenger: CandidateScore,
     champion_test_rmse: float | None,
@@ -117,10 +139,12 @@ def decide(
         improvement = champion_test_rmse - test
         better = improvement >= min_improvement - _EPS
         ref = (
-            f"test RMSE {test:.3f} beats champion {champion_test_rmse:.3f} by {improvement:.3f} "
+            f"test RMSE {test:.3f} beats the champion's recipe {champion_test_rmse:.3f} by "
+            f"{improvement:.3f} "
             f"(≥ {min_improvement:g})"
             if better
-            else f"test RMSE {test:.3f} is not better than champion {champion_test_rmse:.3f} "
+            else f"test RMSE {test:.3f} is not better than the champion's recipe "
+            f"{champion_test_rmse:.3f} "
             f"by ≥ {min_improvement:g}"
         )
 

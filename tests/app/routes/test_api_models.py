@@ -64,3 +64,39 @@ def test_default_app_reads_the_registry_from_settings(
             time.sleep(0.05)
         assert client.get("/ready").status_code == 200
         assert client.get("/model").json()["version"] == version
+
+
+def test_model_and_models_say_what_a_version_learned_from_and_every_attempt(
+    s3_settings: Settings, registry: Any
+) -> None:
+    from moviescore.records import CandidateScore, DatasetSummary, Metrics, build_manifest
+    from tests.helpers.live import fit_pipeline
+
+    data = DatasetSummary(
+        ds="2026-11-20", dataset="d", rows=900, labelled=897, train=627, val=135, test=135,
+        fingerprint="f00d", label_scale="imdb_rating", demo=True,
+        sources={"omdb_sample": 897}, release_dates={"test": ["2013-01-01", "2014-12-31"]},
+    )  # fmt: skip
+    pipeline = fit_pipeline()
+    manifest = build_manifest(
+        CandidateScore(model_name="xgboost", metrics=Metrics(test_rmse=0.9)),
+        pipeline,
+        params={},
+        run_id="run-2026-11-20",
+        ds="2026-11-20",
+        data=data,
+    )
+    version = registry.publish(pipeline, manifest)
+    registry.set_champion(version, {"run_id": "run-2026-11-20", "reason": "first"})
+    for reason in ("first try", "re-run"):
+        registry.write_decision("run-2026-11-20", {"run_id": "run-2026-11-20", "reason": reason})
+    manager = ModelManager(registry)
+    manager.poll_once()
+    with TestClient(create_app(s3_settings, manager=manager)) as client:
+        served = client.get("/model").json()
+        overview = client.get("/models").json()
+    assert served["demo"] is True and served["sequence"] == 1
+    assert served["data"]["label_scale"] == "imdb_rating"
+    assert served["data"]["sources"] == {"omdb_sample": 897} and served["data"]["test"] == 135
+    assert overview["versions"][0]["demo"] is True
+    assert [a["reason"] for a in overview["attempts"]["run-2026-11-20"]] == ["first try", "re-run"]
