@@ -43,6 +43,7 @@ from moviescore.studio.registry_view import (
     run_label,
     runs,
     runs_table,
+    skipped_warnings,
     versions_table,
 )
 
@@ -279,6 +280,8 @@ def models_page(base_url: str) -> None:
     champion = overview.get("champion") or "none yet"
     served = overview.get("served_version") or "nothing loaded"
     st.write(f"Champion: **{champion}** — served by the API: **{served}**")
+    for warning in skipped_warnings(overview):
+        st.warning(warning, icon="⚠️")
     data_dir = str(_settings().data_dir)
     wide = st.column_config.TextColumn(width="large")
     links = {

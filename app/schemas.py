@@ -177,3 +177,5 @@ class ModelsOverview(BaseModel):
     versions: list[dict[str, Any]]
     history: list[dict[str, Any]]
     runs: list[dict[str, Any]] = []  # newest pipeline runs' decisions, promoted or not
+    # records that do not parse (or are over the size limit), left out above: {key, reason}
+    skipped: list[dict[str, str]] = []
