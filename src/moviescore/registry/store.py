@@ -317,9 +317,7 @@ class Registry:
             if entry is not None:
                 yield entry
 
-    def _get_or_skip(
-        self, model: type[R], key: str, skipped: list[RecordError] | None
-    ) -> R | None:
+    def _get_or_skip(self, model: type[R], key: str, skipped: list[RecordError] | None) -> R | None:
         """`_get`, but a record that does not parse (or is too big) is logged, appended to
         `skipped` and None: one bad record must not hide the good ones."""
         try:
@@ -397,7 +395,6 @@ class Registry:
         _, prefixes = self.store.list(RUNS, "/")
         run_ids = sorted((p[len(RUNS) :].rstrip("/") for p in prefixes), reverse=True)[:limit]
         found = (
-            self._get_or_skip(PromotionRecord, self._run_key(run_id), skipped)
-            for run_id in run_ids
+            self._get_or_skip(PromotionRecord, self._run_key(run_id), skipped) for run_id in run_ids
         )
         return [d for d in found if d is not None]
