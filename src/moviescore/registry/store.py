@@ -263,8 +263,8 @@ class Registry:
     def _champion_version(self) -> str | None:
         try:
             pointer = self.champion()
-        except RecordError as exc:  # a broken pointer names no version; a new one replaces it
-            log.warning("%s", exc)
+        except RecordError as exc:  # names no version; its readers report it, a new one replaces it
+            log.debug("%s", exc)
             return None
         return pointer.version if pointer else None
 
