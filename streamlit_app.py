@@ -46,6 +46,7 @@ from moviescore.studio.registry_view import (
     run_label,
     runs,
     runs_table,
+    skipped_warnings,
     versions_table,
 )
 
@@ -287,6 +288,8 @@ def models_page(base_url: str) -> None:
             "Demo model: the champion learned IMDb ratings from the offline sample, not TMDB "
             "ratings. Collect TMDB data (a key or a snapshot) to train a real one."
         )
+    for warning in skipped_warnings(overview):
+        st.warning(warning, icon="⚠️")
     data_dir = str(_settings().data_dir)
     wide = st.column_config.TextColumn(width="large")
     links = {

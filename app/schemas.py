@@ -274,6 +274,9 @@ class ModelsOverview(BaseModel):
     # per run id, every attempt (re-runs, races lost) oldest first: when, action, reason
     attempts: dict[str, list[dict[str, Any]]] = {}
 
+    # records that do not parse (or are over the size limit), left out above: {key, reason}
+    skipped: list[dict[str, str]] = []
+
 
 def _error(description: str, detail: Any) -> dict[str, Any]:
     return {

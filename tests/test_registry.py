@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import time
 from datetime import datetime
 from pathlib import Path
@@ -181,7 +180,10 @@ def _forge(registry: Registry, version: str, marker: Path, signature: Any) -> No
 
     evil = _evil_pickle(marker)
     manifest = raw_json(registry, f"models/{version}/manifest.json")
-    manifest["files"]["model.joblib"] = {"sha256": hashlib.sha256(evil).hexdigest(), "size": 1}
+    manifest["files"]["model.joblib"] = {
+        "sha256": hashlib.sha256(evil).hexdigest(),
+        "size": len(evil),
+    }
     if signature is None:
         manifest.pop("signature", None)
     else:
@@ -382,12 +384,39 @@ def test_a_record_that_does_not_parse_is_a_record_error_naming_its_key(
     registry.set_champion(version, {"promote": True})
     bad = "models/history/29990101T000000000000Z-broken.json"
     raw_put(registry, bad, b'{"action": "promote"}')  # no version
-    with pytest.raises(RecordError, match=re.escape(f"s3://{registry.bucket}/{bad}")) as info:
-        registry.history()
-    assert "version: Field required" in info.value.reason
+    skipped: list[RecordError] = []
+    assert [e.version for e in registry.history(skipped=skipped)] == [version]  # the good one
+    (error,) = skipped
+    assert error.key == f"s3://{registry.bucket}/{bad}"
+    assert "version: Field required" in error.reason
     raw_put(registry, "runs/run-x/decision.json", b'{"candidates": "none"}')
     with pytest.raises(RecordError, match=r"runs/run-x/decision\.json"):
         registry.decision("run-x")
+    assert registry.decisions(skipped=skipped) == []
+    assert skipped[1].key.endswith("runs/run-x/decision.json")
+    raw_put(registry, "models/champion.json", b'{"version": 5}')
+    with pytest.raises(RecordError, match=r"champion\.json"):
+        registry.champion()
+    assert [v.version for v in registry.list_versions()] == [version]  # champion: unknown
+
+
+def test_reads_are_capped_records_at_1_mib_model_files_at_their_manifest_size(
+    registry: Registry,
+) -> None:
+    version = registry.publish(tiny_pipeline(1.0), manifest_for("xgboost"))
+    key = f"models/{version}/model.joblib"
+    raw_put(registry, key, registry.store.get(key, limit=1 << 30)[0] + b"\0")  # one byte more
+    with pytest.raises(IntegrityError, match=r"\(file too large\).*over the .* limit") as info:
+        registry.verify(version)
+    assert info.value.reason == "file too large"
+    big = json.dumps({"version": version, "pad": "x" * (2 << 20)}).encode()
+    raw_put(registry, "models/champion.json", big)
+    with pytest.raises(RecordError, match=r"champion\.json .* 2\.0 MiB, over the 1\.0 MiB limit"):
+        registry.champion()
+    raw_put(registry, f"models/{version}/manifest.json", big)
+    (listed,) = registry.list_versions()
+    assert listed.manifest is None
+    assert "bad manifest" in (listed.error or "") and "1.0 MiB limit" in (listed.error or "")
 
 
 def test_extra_files_are_published_verified_and_loaded(registry: Registry) -> None:

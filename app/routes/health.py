@@ -24,7 +24,10 @@ async def ready(request: Request) -> Response | Status:
     if served is None:
         detail = manager.not_ready_reason()
         return JSONResponse(Status(status="not ready", detail=detail).model_dump(), 503)
-    return Status(status="ready", detail=f"serving {served.version}")
+    detail = f"serving {served.version}"
+    if manager.last_poll_result == "bad_pointer":  # still serving, but cannot follow the pointer
+        detail += f"; {manager.last_error}"
+    return Status(status="ready", detail=detail)
 
 
 @router.get("/metrics", include_in_schema=False)

@@ -7,8 +7,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 
-from app.model_manager import ModelManager
+from app.model_manager import MAX_REASON_CHARS, ModelManager
 from app.schemas import ModelsOverview, ModelStatus
+from moviescore.records import RecordError
 
 router = APIRouter(tags=["models"])
 
@@ -67,11 +68,16 @@ def models(
     registry: Any = manager.registry
     if registry is None:
         raise HTTPException(503, "this server has no model registry configured")
+    skipped: list[RecordError] = []  # records that do not parse: left out and listed
     try:
-        pointer = registry.champion()
+        try:
+            pointer = registry.champion()
+        except RecordError as exc:
+            pointer = None
+            skipped.append(exc)
         versions = registry.list_versions(limit)
-        history = registry.history(limit)
-        runs = registry.decisions()
+        history = registry.history(limit, skipped)
+        runs = registry.decisions(skipped=skipped)
         attempts = {
             run.run_id: [_attempt(a) for a in registry.attempts(run.run_id)]
             for run in runs
@@ -87,6 +93,7 @@ def models(
         history=[entry.dump() for entry in history],
         runs=[run.dump() for run in runs],
         attempts=attempts,
+        skipped=[{"key": e.key, "reason": e.reason[:MAX_REASON_CHARS]} for e in skipped],
     )
 
 

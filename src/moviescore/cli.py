@@ -223,7 +223,9 @@ def models_list() -> None:
     table.add_column("version", no_wrap=True)  # YYYYmmdd-HHMMSS-model-id: also when it was made
     for column in ("model", "learned", "test RMSE", "gap", "problem"):
         table.add_column(column, overflow="fold")
-    for listed in Registry.from_settings().list_versions():
+    registry = Registry.from_settings()
+    _warn_bad_pointer(registry)
+    for listed in registry.list_versions():
         manifest = listed.manifest
         metrics = manifest.metrics if manifest else Metrics()
         table.add_row(
@@ -271,6 +273,19 @@ def models_runs(
     console.print(table)
 
 
+def _warn_bad_pointer(registry: Any) -> Any:
+    """The champion pointer, or None with a warning line when it does not parse."""
+    from moviescore.records import RecordError
+
+    try:
+        return registry.champion()
+    except RecordError as exc:
+        Console(stderr=True).print(
+            f"warning: skipped {exc}", style="yellow", markup=False, highlight=False
+        )
+        return None
+
+
 @models_app.command("show")
 def models_show(
     version: Annotated[str | None, typer.Argument(help="Default: the champion.")] = None,
@@ -279,7 +294,7 @@ def models_show(
     from moviescore.registry.store import Registry
 
     registry = Registry.from_settings()
-    pointer = registry.champion()
+    pointer = _warn_bad_pointer(registry) if version else registry.champion()
     if version is None:
         if pointer is None:
             raise typer.BadParameter("no champion yet; run `moviescore pipeline` first")

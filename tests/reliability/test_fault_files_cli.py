@@ -227,7 +227,7 @@ def test_a_version_with_missing_files_is_marked_and_rollback_skips_it(
     registry_env: Bucketed, tmp_path: Path
 ) -> None:
     env, registry = registry_env.env, registry_env.registry
-    first = registry.champion()["version"]
+    first = registry.champion().version
     broken = live.promote(registry, seed=1)
     current = live.promote(registry, seed=2)
     registry_env.delete(f"models/{broken}/model.joblib")
@@ -237,7 +237,7 @@ def test_a_version_with_missing_files_is_marked_and_rollback_skips_it(
     assert "missing file" in row, listing.stdout
     done = moviescore("models", "rollback", env=env, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert registry.champion()["version"] == first != current
+    assert registry.champion().version == first != current
     assert "rollback skips" in done.stderr and broken in done.stderr
 
 
@@ -249,7 +249,7 @@ def test_predict_503_says_why_like_ready(registry_env: Bucketed, tmp_path: Path)
     from moviescore.registry.s3 import ensure_bucket
 
     movie = {"title": "Why", "original_language": "en", "release_date": "2027-01-01"}
-    version = registry.champion()["version"]
+    version = registry.champion().version
     registry_env.delete(f"models/{version}/model.joblib")
     cases = {
         "missing file": env,

@@ -27,6 +27,7 @@ from botocore.exceptions import (
 )
 
 from moviescore.config import Settings, get_settings
+from moviescore.records import RecordError
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -41,6 +42,8 @@ _UNREACHABLE = (
     ReadTimeoutError,
     ConnectionClosedError,
 )
+RECORD_LIMIT_BYTES = 1 << 20  # a JSON record (pointer, manifest, decision) is a few KiB
+_CHUNK_BYTES = 64 << 10
 _MISSING_BUCKET = {"NoSuchBucket"}
 _DENIED = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "403"}
 
@@ -200,8 +203,11 @@ class Bucket:
                     ) from exc
                 raise
 
-    def get(self, key: str, if_none_match: str | None = None) -> tuple[bytes | None, str | None]:
-        """(body, ETag); (None, None) if absent; (None, if_none_match) if it still has that ETag."""
+    def get(
+        self, key: str, if_none_match: str | None = None, *, limit: int = RECORD_LIMIT_BYTES
+    ) -> tuple[bytes | None, str | None]:
+        """(body, ETag); (None, None) if absent; (None, if_none_match) if it still has that ETag.
+        An object over `limit` bytes is a `RecordError`, found without reading it whole."""
         with s3_errors(self.client, self.name):
             try:
                 if if_none_match:
@@ -210,7 +216,8 @@ class Bucket:
                     )
                 else:
                     response = self.client.get_object(Bucket=self.name, Key=key)
-                return response["Body"].read(), response["ETag"]
+                where = f"s3://{self.name}/{key}"
+                return _read_capped(response, limit, where), response["ETag"]
             except ClientError as exc:
                 if error_code(exc) in {"304", "NotModified"}:
                     return None, if_none_match
@@ -240,3 +247,26 @@ class Bucket:
                 keys += [o["Key"] for o in page.get("Contents", [])]
                 prefixes += [p["Prefix"] for p in page.get("CommonPrefixes", [])]
         return keys, prefixes
+
+
+def _size(n: int) -> str:
+    return f"{n / (1 << 20):.1f} MiB" if n >= 1 << 20 else f"{n:,} B"
+
+
+def _read_capped(response: Any, limit: int, where: str) -> bytes:
+    """The body of a GetObject answer, refused by its Content-Length, or after `limit` + 1
+    bytes read in chunks when the length lies: never more than that in memory."""
+    body = response["Body"]
+    length = response.get("ContentLength")
+    try:
+        if isinstance(length, int) and length > limit:
+            raise RecordError(where, f"it is {_size(length)}, over the {_size(limit)} limit")
+        chunks, total = [], 0
+        for chunk in body.iter_chunks(_CHUNK_BYTES):
+            total += len(chunk)
+            if total > limit:
+                raise RecordError(where, f"it is over the {_size(limit)} limit")
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        body.close()

@@ -225,7 +225,10 @@ class Registry:
     def manifest(self, version: str) -> Manifest:
         """A version's manifest; signature-checked when keyed (model bytes are not fetched)."""
         key = self._key(version, MANIFEST_FILE)
-        raw, _ = self.store.get(key)
+        try:
+            raw, _ = self.store.get(key)
+        except RecordError as exc:  # over the record size limit
+            raise IntegrityError(version, "bad manifest", exc.reason) from exc
         if raw is None:
             raise VersionNotFound(f"no model version {version} in s3://{self.bucket}/{MODELS}")
         try:
@@ -262,7 +265,10 @@ class Registry:
             size = meta.size
             if name != MODEL_FILE and not (isinstance(size, int) and size <= MAX_EXTRA_FILE_BYTES):
                 raise IntegrityError(version, "bad manifest", f"{name}: size {size!r}")
-            blob, _ = self.store.get(self._key(version, name))
+            try:  # no more than the manifest says is read
+                blob, _ = self.store.get(self._key(version, name), limit=meta.size)
+            except RecordError as exc:
+                raise IntegrityError(version, "file too large", f"{name}: {exc.reason}") from exc
             if blob is None:
                 raise IntegrityError(version, "missing file", f"{name} is not in the bucket")
             actual = _sha256(blob)
@@ -311,7 +317,11 @@ class Registry:
         return self._get(ChampionPointer, CHAMPION_KEY)
 
     def _champion_version(self) -> str | None:
-        pointer = self.champion()
+        try:
+            pointer = self.champion()
+        except RecordError as exc:  # names no version; its readers report it, a new one replaces it
+            log.debug("%s", exc)
+            return None
         return pointer.version if pointer else None
 
     def champion_state(self) -> ChampionState:
@@ -423,17 +433,33 @@ class Registry:
         """Raise an `S3Error` unless the bucket is reachable, exists and accepts our key."""
         self.store.check()
 
-    def history(self, limit: int | None = None) -> list[ChampionPointer]:
-        """Champion changes, newest first (the `limit` newest, or all)."""
-        return list(itertools.islice(self._history_newest_first(), limit))
+    def history(
+        self, limit: int | None = None, skipped: list[RecordError] | None = None
+    ) -> list[ChampionPointer]:
+        """Champion changes, newest first (the `limit` newest, or all); an entry that does not
+        parse is left out, logged and appended to `skipped`."""
+        return list(itertools.islice(self._history_newest_first(skipped), limit))
 
-    def _history_newest_first(self) -> Iterator[ChampionPointer]:
+    def _history_newest_first(
+        self, skipped: list[RecordError] | None = None
+    ) -> Iterator[ChampionPointer]:
         """History entries fetched one GET at a time, so a reader can stop early."""
         keys, _ = self.store.list(HISTORY)
         for key in sorted(keys, reverse=True):
-            entry = self._get(ChampionPointer, key)
+            entry = self._get_or_skip(ChampionPointer, key, skipped)
             if entry is not None:
                 yield entry
+
+    def _get_or_skip(self, model: type[R], key: str, skipped: list[RecordError] | None) -> R | None:
+        """`_get`, but a record that does not parse (or is too big) is logged, appended to
+        `skipped` and None: one bad record must not hide the good ones."""
+        try:
+            return self._get(model, key)
+        except RecordError as exc:
+            log.warning("skipped %s", exc)
+            if skipped is not None:
+                skipped.append(exc)
+            return None
 
     def rollback(self, version: str | None = None) -> ChampionPointer:
         """Make `version` (default: the newest earlier champion that still verifies; broken
@@ -514,9 +540,15 @@ class Registry:
                 out.append(record)
         return out
 
-    def decisions(self, limit: int | None = 10) -> list[PromotionRecord]:
-        """The newest pipeline runs' decisions, promoted or not (run ids sort by date)."""
+    def decisions(
+        self, limit: int | None = 10, skipped: list[RecordError] | None = None
+    ) -> list[PromotionRecord]:
+        """The newest pipeline runs' decisions, promoted or not (run ids sort by date); one that
+        does not parse is left out, logged and appended to `skipped`."""
         _, prefixes = self.store.list(RUNS, "/")
         run_ids = sorted((p[len(RUNS) :].rstrip("/") for p in prefixes), reverse=True)[:limit]
-        found = (self.decision(run_id) for run_id in run_ids)
+        found = (
+            self._get_or_skip(PromotionRecord, f"{self._run_prefix(run_id)}decision.json", skipped)
+            for run_id in run_ids
+        )
         return [d for d in found if d is not None]

@@ -35,7 +35,8 @@ def _when(value: Any) -> str:
 
 
 def _metric(record: dict[str, Any], name: str) -> float | None:
-    value = (record.get("metrics") or {}).get(name)
+    metrics = record.get("metrics")
+    value = metrics.get(name) if isinstance(metrics, dict) else None
     return float(value) if isinstance(value, int | float) else None
 
 
@@ -48,9 +49,19 @@ def versions_table(overview: dict[str, Any], data_dir: str = "data") -> pd.DataF
         row |= {m: _metric(v, m) for m in METRIC_COLUMNS}
         row |= {"run": v.get("run_id") or "", "W&B": wandb_url(v)}
         row["W&B offline run"] = wandb_sync_command(v, data_dir)
+        row["problem"] = v.get("error") or ""  # a manifest that does not verify or parse
         rows.append(row)
     columns = ["version", "model", "created", "champion", *METRIC_COLUMNS, "run", "W&B"]
-    return pd.DataFrame(rows, columns=[*columns, "W&B offline run"])
+    return pd.DataFrame(rows, columns=[*columns, "W&B offline run", "problem"])
+
+
+def skipped_warnings(overview: dict[str, Any]) -> list[str]:
+    """One line per registry record the API left out because it does not parse."""
+    return [
+        f"Skipped {s.get('key')}: {s.get('reason')}"
+        for s in overview.get("skipped", [])
+        if isinstance(s, dict)
+    ]
 
 
 def runs(overview: dict[str, Any]) -> list[dict[str, Any]]:
