@@ -15,7 +15,6 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import date
 from numbers import Integral, Real
-from pathlib import Path
 from typing import Any, NamedTuple
 
 import pandas as pd
@@ -26,7 +25,7 @@ from moviescore.config import Settings
 from moviescore.ingest.partitions import iso_day
 from moviescore.ingest.raw_movie import LIST_FIELDS, RAW_COLUMNS, TEXT_FIELDS
 from moviescore.ingest.tmdb_details import OPTIONAL_LIST_FIELDS, PARSE_ERRORS, with_dtypes
-from moviescore.storage import atomic_write
+from moviescore.storage import DataStore
 
 log = logging.getLogger(__name__)
 
@@ -182,12 +181,18 @@ def validate_raw(df: pd.DataFrame, max_rejected_share: float = 0.2) -> Validatio
     return report
 
 
-def write_rejected(report: ValidationReport, date: date | str, settings: Settings) -> Path | None:
-    """DATA_DIR/rejected/date=D.csv with every rejected row and its reason (atomic); None and no
-    file when nothing was rejected, so a clean re-run removes the stale report of a bad one."""
-    path = settings.rejected_dir / f"date={iso_day(date)}.csv"
+def rejected_key(date: date | str) -> str:
+    return f"rejected/date={iso_day(date)}.csv"
+
+
+def write_rejected(report: ValidationReport, date: date | str, settings: Settings) -> str | None:
+    """The data store's rejected/date=D.csv with every rejected row and its reason (one PUT);
+    its key. None and no object when nothing was rejected, so a clean re-run removes the stale
+    report of a bad one."""
+    store = DataStore.from_settings(settings)
+    key = rejected_key(date)
     if report.rejected.empty:
-        path.unlink(missing_ok=True)
+        store.delete(key)
         return None
     out = report.rejected.copy()
     for name in LIST_FIELDS:  # lists as JSON; raw unparseable text stays exactly as it came
@@ -195,9 +200,9 @@ def write_rejected(report: ValidationReport, date: date | str, settings: Setting
             v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, default=str)
             for v in out[name]
         ]
-    atomic_write(path, lambda tmp: out.to_csv(tmp, index=False, encoding="utf-8"))
-    log.warning("%d rejected rows written to %s", len(out), path)
-    return path
+    store.put_bytes(key, out.to_csv(index=False).encode("utf-8"))
+    log.warning("%d rejected rows written to %s", len(out), store.url(key))
+    return key
 
 
 def _kind(reason: str) -> str:
