@@ -41,27 +41,25 @@ SCALING = REPO / "docs" / "SCALING.md"
 
 
 async def _client(url: str, seconds: float, out: Path) -> None:
-    """Load for `seconds` from the first answer on; `out` + ".ready" appears at that answer, so
-    the benchmark swaps only once every client is logging (start-up on a busy machine is slow)."""
+    """Load until `out` + ".stop" appears (at most `seconds`); `out` + ".ready" appears at the
+    first answer, so the benchmark swaps only once every client is logging (start-up on a busy
+    machine is slow)."""
     import httpx
 
     body = EXAMPLE_MOVIE  # no CSV read: load must run before the first swap
     log: list[tuple[float, int, str | None]] = []
-    deadline = time.monotonic() + 120.0  # until the first answer
-    ready = out.with_name(out.name + ".ready")
+    deadline = time.monotonic() + seconds
+    ready, stop = (out.with_name(out.name + suffix) for suffix in (".ready", ".stop"))
 
     async def one_worker(client: httpx.AsyncClient) -> None:
-        nonlocal deadline
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not stop.exists():
             try:
                 response = await client.post(url, json=body)
                 version = response.json().get("model_version") if response.is_success else None
                 log.append((time.time(), response.status_code, version))
             except (httpx.HTTPError, ValueError) as exc:
                 log.append((time.time(), 0, f"{type(exc).__name__}: {exc}"))
-            if not ready.exists():
-                deadline = time.monotonic() + seconds
-                ready.touch()
+            ready.touch()
 
     limits = httpx.Limits(max_connections=CONCURRENCY)
     async with httpx.AsyncClient(timeout=5.0, limits=limits) as client:
@@ -122,7 +120,7 @@ def run(n_swaps: int, poll: float, replicas: int = 1) -> None:
     started = time.monotonic()
     results = train_candidates(("xgboost", "lightgbm"))
     gap = poll + SETTLE_SECONDS + 1.0  # time between swaps: each one can show itself
-    load_seconds = 3.0 + n_swaps * gap + 2.0
+    load_seconds = 3.0 + n_swaps * gap + 2.0  # the planned run; clients stop when it is over
     with serving_stack(results) as stack:
         urls = [stack.start_api(poll_seconds=poll) for _ in range(replicas)]
         log_paths = [stack.workdir / f"client-{i}.json" for i in range(replicas)]
@@ -131,7 +129,7 @@ def run(n_swaps: int, poll: float, replicas: int = 1) -> None:
         clients = []
         for url, log_path in zip(urls, log_paths, strict=True):
             cmd = [sys.executable, "-m", "bench.hot_swap", "--client", f"{url}/predict"]
-            cmd += ["--seconds", f"{load_seconds:g}", "--out", str(log_path)]
+            cmd += ["--seconds", f"{load_seconds + 300:g}", "--out", str(log_path)]
             clients.append(subprocess.Popen(cmd, cwd=ROOT))
         wrk_runs: list[Future[dict[str, Any]]] = []
         pool = ThreadPoolExecutor(max(replicas, 1))
@@ -142,16 +140,18 @@ def run(n_swaps: int, poll: float, replicas: int = 1) -> None:
                     pool.submit(run_wrk, f"{url}/predict", body_file, WRK_CONNECTIONS, load_seconds)
                     for url in urls
                 ]
-            time.sleep(3.0)  # steady state before the first swap
+            began = time.monotonic()
             swaps: list[tuple[float, str]] = []
             models = list(results.values())
-            for i in range(n_swaps):
+            for i in range(n_swaps):  # on a schedule: a slow publish does not shift the rest
+                time.sleep(max(0.0, began + 3.0 + i * gap - time.monotonic()))
                 result = models[i % len(models)]
                 version = publish(stack.registry, result, f"bench hot swap {i + 1}")
                 swaps.append((time.time(), version))
-                time.sleep(gap)
-            for client in clients:
-                client.wait(load_seconds + 30)
+            time.sleep(max(gap, began + load_seconds - time.monotonic()))
+            for client, log_path in zip(clients, log_paths, strict=True):
+                log_path.with_name(log_path.name + ".stop").touch()
+                client.wait(60)
             wrk = [run.result(timeout=load_seconds + 60) for run in wrk_runs]
         finally:
             for client in clients:
