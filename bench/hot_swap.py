@@ -111,7 +111,7 @@ def converged(per_replica: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
     return rows
 
 
-def run(n_swaps: int, poll: float, replicas: int = 1) -> None:
+def run(n_swaps: int, poll: float, replicas: int = 1, gap: float | None = None) -> None:
     from bench.serving import run_wrk
 
     if replicas > 1 and shutil.which("wrk") is None:
@@ -119,7 +119,7 @@ def run(n_swaps: int, poll: float, replicas: int = 1) -> None:
     note = machine_note()
     started = time.monotonic()
     results = train_candidates(("xgboost", "lightgbm"))
-    gap = poll + SETTLE_SECONDS + 1.0  # time between swaps: each one can show itself
+    gap = gap or poll + SETTLE_SECONDS + 1.0  # time between swaps: each one can show itself
     load_seconds = 3.0 + n_swaps * gap + 2.0  # the planned run; clients stop when it is over
     with serving_stack(results) as stack:
         urls = [stack.start_api(poll_seconds=poll) for _ in range(replicas)]
@@ -240,6 +240,7 @@ def main() -> None:
     parser.add_argument("--swaps", type=int, default=5)
     parser.add_argument("--poll", type=float, default=1.0, help="MODEL_POLL_SECONDS of the API")
     parser.add_argument("--replicas", type=int, default=1, help="API processes, each polling")
+    parser.add_argument("--gap", type=float, help="seconds between swaps (poll + 3 s)")
     parser.add_argument("--client", help=argparse.SUPPRESS)
     parser.add_argument("--seconds", type=float, default=10.0, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
@@ -249,7 +250,7 @@ def main() -> None:
         return
     if args.replicas < 1:
         parser.error("--replicas must be at least 1")
-    run(args.swaps, args.poll, args.replicas)
+    run(args.swaps, args.poll, args.replicas, args.gap)
 
 
 if __name__ == "__main__":

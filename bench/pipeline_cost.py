@@ -179,7 +179,6 @@ def run(sizes: tuple[int, ...], budget: float, stores: tuple[str, ...] = STORES)
     with tempfile.TemporaryDirectory(prefix="moviescore-cost-") as tmp:
         root = Path(tmp)
         with LocalS3Server(root / "s3", ports=SeaweedPorts.free()) as s3:
-            history = history_reads(s3, root, stores)
             for n in sizes:
                 for store in stores:
                     done = by_store[store]
@@ -196,6 +195,8 @@ def run(sizes: tuple[int, ...], budget: float, stores: tuple[str, ...] = STORES)
                             continue
                     done.append(run_size(n, s3, root, max(left, 30), store))
                     print(f"{n} on {store}: {done[-1]['total_seconds']:.1f} s", flush=True)
+            # after the sizes: a child's peak RSS would start from this process's (fork)
+            history = history_reads(s3, root, stores)
     elapsed = time.monotonic() - started
     write_store_section(by_store, history, note)
     results = by_store[stores[0]]
