@@ -84,7 +84,8 @@ class Metrics(Record):
 
 
 class DatasetSummary(Record):
-    """What `preprocess_step` made: datasets/date=<ds>/{train,val,test}.parquet + summary.json."""
+    """What `preprocess_step` made: datasets/date=<ds>/{train,val,test}.parquet + summary.json in
+    the data store; `dataset` is that folder's key."""
 
     ds: str
     dataset: str
@@ -106,7 +107,8 @@ class CandidateScore(Record):
 
 
 class CandidateSummary(CandidateScore):
-    """What `train_step` made: runs/<run_id>/<model>/{model.joblib,candidate.json}."""
+    """What `train_step` made: candidates/<run_id>/<model>/{model.joblib,candidate.json} in the
+    data store; `model_path` is the store key of model.joblib."""
 
     ds: str
     run_id: str
