@@ -132,6 +132,14 @@ def celery_run(
             return bool(rows)
 
         _wait("the dag-processor to parse the DAG", parsed, 120, logs)
+
+        def workers_ready() -> bool:  # else the first one up may take every task
+            return all(
+                f"celery@{w} ready." in (root / f"{w}.log").read_text(errors="replace")
+                for w in WORKERS
+            )
+
+        _wait("both Celery workers", workers_ready, 120, logs)
         conf = json.dumps({"source": "snapshot", "snapshot": str(snapshot)})
         trigger = [AIRFLOW, "dags", "trigger", "tmdb_score_pipeline", "-l", f"{DS}T00:00:00+00:00",
                    "-c", conf]  # fmt: skip
