@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import joblib
@@ -77,8 +77,7 @@ class StoreError(S3Error):
 
 
 def _check_key(key: str) -> str:
-    parts = PurePosixPath(key).parts
-    if not key or key.startswith("/") or any(p in {"..", "."} for p in parts):
+    if any(part in {"", ".", ".."} for part in key.split("/")):  # also "" and "/abs"
         raise ValueError(f"bad data store key {key!r}: a relative path like raw/date=D/x")
     return key
 
