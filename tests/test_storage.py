@@ -66,65 +66,24 @@ def test_write_json_writes_plain_json_or_nothing(tmp_path: Path) -> None:
 
 def test_data_store_round_trips_lists_and_deletes_by_key(store_settings: Settings) -> None:
     store = DataStore.from_settings(store_settings)
+    key = "candidates/run-1/xgboost/model.joblib"
     assert store.keys("candidates") == []
     store.put_json("candidates/run-1/xgboost/candidate.json", {"rmse": 0.7})
-    store.put_joblib("candidates/run-1/xgboost/model.joblib", {"weights": [1.0]})
-    store.put_bytes("candidates/run-1/xgboost/model.joblib", joblib_bytes({"weights": [2.0]}))
-    assert store.keys("candidates") == [
-        "candidates/run-1/xgboost/candidate.json",
-        "candidates/run-1/xgboost/model.joblib",
-    ]  # replaced, not added; no temp file listed
+    store.put_joblib(key, {"weights": [1.0]})
+    store.put_bytes(key, joblib_bytes({"weights": [2.0]}))
+    assert store.keys("candidates") == ["candidates/run-1/xgboost/candidate.json", key]
     assert store.get_json("candidates/run-1/xgboost/candidate.json") == {"rmse": 0.7}
-    assert store.get_joblib("candidates/run-1/xgboost/model.joblib") == {"weights": [2.0]}
+    assert store.get_joblib(key) == {"weights": [2.0]}  # replaced, not added; no temp file
     # a file on this machine: the store itself (local) or a fresh copy in DATA_DIR (s3)
-    path = store.local_path("candidates/run-1/xgboost/model.joblib")
-    assert (
-        path.resolve()
-        == (store_settings.data_dir / "candidates/run-1/xgboost/model.joblib").resolve()
-    )
-    assert joblib.load(path) == {"weights": [1.0, 2.0]}
-    assert [p.name for p in path.parent.iterdir()] == ["model.joblib"]
-
-
-def test_write_json_writes_plain_json_or_nothing(tmp_path: Path) -> None:
-    path = tmp_path / "summary.json"
-    write_json(path, {"ds": "2026-01-01", "rows": 3, "where": tmp_path})
-    assert json.loads(path.read_text()) == {"ds": "2026-01-01", "rows": 3, "where": str(tmp_path)}
-    circular: dict[str, Any] = {}
-    circular["self"] = circular
-    with pytest.raises(ValueError, match="Circular"):
-        write_json(path, circular)
-    assert json.loads(path.read_text())["rows"] == 3
-    assert [p.name for p in tmp_path.iterdir()] == ["summary.json"]
-
-
-# --- the data store ------------------------------------------------------------------------------
-
-
-def test_data_store_round_trips_lists_and_deletes_by_key(store_settings: Settings) -> None:
-    store = DataStore.from_settings(store_settings)
-    assert store.keys("candidates") == []
-    store.put_json("candidates/run-1/xgboost/candidate.json", {"rmse": 0.7})
-    store.put_joblib("candidates/run-1/xgboost/model.joblib", {"weights": [1.0]})
-    store.put_bytes("candidates/run-1/xgboost/model.joblib", joblib_bytes({"weights": [2.0]}))
-    assert store.keys("candidates") == [
-        "candidates/run-1/xgboost/candidate.json",
-        "candidates/run-1/xgboost/model.joblib",
-    ]  # replaced, not added; no temp file listed
-    assert store.get_json("candidates/run-1/xgboost/candidate.json") == {"rmse": 0.7}
-    assert store.get_joblib("candidates/run-1/xgboost/model.joblib") == {"weights": [2.0]}
-    # a file on this machine: the store itself (local) or a fresh copy in DATA_DIR (s3)
-    path = store.local_path("candidates/run-1/xgboost/model.joblib")
-    assert path == store_settings.data_dir.resolve() / "candidates/run-1/xgboost/model.joblib" or (
-        path == store_settings.data_dir / "candidates/run-1/xgboost/model.joblib"
-    )
+    path = store.local_path(key)
+    assert path.resolve() == (store_settings.data_dir / key).resolve()
     assert joblib.load(path) == {"weights": [2.0]}
-    store.delete("candidates/run-1/xgboost/model.joblib")
-    store.delete("candidates/run-1/xgboost/model.joblib")  # absent: nothing to do
+    store.delete(key)
+    store.delete(key)  # absent: nothing to do
     assert store.keys("candidates") == ["candidates/run-1/xgboost/candidate.json"]
-    assert not store.exists("candidates/run-1/xgboost/model.joblib")
+    assert not store.exists(key) and not (store_settings.data_dir / key).exists()
     with pytest.raises(FileNotFoundError, match=r"candidates/run-1/xgboost/model\.joblib"):
-        store.get_bytes("candidates/run-1/xgboost/model.joblib")
+        store.get_bytes(key)
 
 
 def test_data_store_in_s3_is_the_bucket_under_data(s3_settings: Settings, seaweedfs: Any) -> None:
