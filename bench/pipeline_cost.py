@@ -1,6 +1,7 @@
-"""Wall time and peak memory of each pipeline step, from 1k to 64k movies.
+"""Wall time and peak memory of each pipeline step, from 1k to 64k movies, data on S3 or disk.
 
-    .venv/bin/python -m bench.pipeline_cost [--sizes 1000 4000 16000 64000] [--budget 540]
+    .venv/bin/python -m bench.pipeline_cost [--sizes 1000 4000 16000 64000] [--budget 900]
+                                            [--stores s3 local]
 
 For each size a snapshot file (TMDB 5000 CSV layout) is written to a temp dir: the shared data's
 rows sampled (with replacement above its 4,244 movies) under new ids. Each size runs in a fresh
@@ -9,6 +10,12 @@ subprocess (`--worker`), so its peak RSS is its own: `pipeline.collect_step`, `p
 (`LocalS3Server`, one bucket per size so no size re-scores another's champion). Per-step peak RSS
 is sampled with psutil every 50 ms; the process peak comes from getrusage. A size is skipped when
 its linear projection from the previous size would overrun the time budget.
+
+Each size runs once per data store (`--stores`): DATA_STORE=s3 (partitions, datasets and
+candidates in the bucket, DATA_DIR a cache; the default) and DATA_STORE=local (DATA_DIR only).
+Then the read side of a long history: 64k movies spread over 30, 365 and 1,825 daily partitions,
+read back by `read_all_partitions` from each store. The S3-against-disk comparison goes to
+docs/SCALING.md, the S3 curve to docs/BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from bench.pipeline_store import history_reads, write_store_section
 from bench.report import ASSETS, Target, machine_note, save_results, table, write_section
 from bench.rss import PeakRss
 from bench.stack import DATA, ROOT
@@ -40,7 +48,8 @@ from moviescore.local_s3 import LocalS3Server, SeaweedPorts
 from moviescore.registry.s3 import ensure_bucket
 
 SIZES = (1_000, 4_000, 16_000, 64_000)
-BUDGET_SECONDS = 540.0  # the whole benchmark stays under 10 minutes
+STORES = ("s3", "local")
+BUDGET_SECONDS = 900.0  # both stores; the whole benchmark stays under 15 minutes
 TARGET_4K_SECONDS = 60.0
 DS = "2014-01-01"
 
@@ -95,12 +104,15 @@ def worker(n: int, folder: Path) -> dict[str, Any]:
     }
 
 
-def run_size(n: int, s3: LocalS3Server, root: Path, timeout: float) -> dict[str, Any]:
-    bucket = f"bench-{n}"
+def run_size(
+    n: int, s3: LocalS3Server, root: Path, timeout: float, store: str = "s3"
+) -> dict[str, Any]:
+    bucket = f"bench-{store}-{n}"
     ensure_bucket(s3.client(), bucket)
-    folder = root / str(n)
+    folder = root / f"{store}-{n}"
     folder.mkdir()
     env = os.environ | {
+        "DATA_STORE": store,
         "DATA_DIR": str(folder / "data"),
         "S3_ENDPOINT_URL": s3.endpoint_url,
         "S3_BUCKET": bucket,
@@ -114,6 +126,7 @@ def run_size(n: int, s3: LocalS3Server, root: Path, timeout: float) -> dict[str,
         raise RuntimeError(f"size {n} failed:\n{done.stderr[-3000:]}")
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     result["process_seconds"] = time.perf_counter() - start  # + interpreter and imports
+    result["store"] = store
     return result
 
 
@@ -158,28 +171,35 @@ def step_slopes(results: list[dict[str, Any]]) -> dict[str, float]:
     }
 
 
-def run(sizes: tuple[int, ...], budget: float) -> None:
+def run(sizes: tuple[int, ...], budget: float, stores: tuple[str, ...] = STORES) -> None:
     note = machine_note()
     started = time.monotonic()
-    results: list[dict[str, Any]] = []
+    by_store: dict[str, list[dict[str, Any]]] = {store: [] for store in stores}
     skipped: list[str] = []
     with tempfile.TemporaryDirectory(prefix="moviescore-cost-") as tmp:
         root = Path(tmp)
         with LocalS3Server(root / "s3", ports=SeaweedPorts.free()) as s3:
             for n in sizes:
-                left = budget - (time.monotonic() - started)
-                if results:
-                    last = results[-1]
-                    projected = last["process_seconds"] * n / last["movies"]
-                    if projected > left:
-                        skipped.append(
-                            f"{n:,} movies skipped: projected {projected:.0f} s (linear from "
-                            f"{last['movies']:,}) > {left:.0f} s left of the {budget:.0f} s budget"
-                        )
-                        continue
-                results.append(run_size(n, s3, root, timeout=max(left, 30)))
-                print(f"{n}: {results[-1]['total_seconds']:.1f} s", flush=True)
+                for store in stores:
+                    done = by_store[store]
+                    left = budget - (time.monotonic() - started)
+                    if done:
+                        last = done[-1]
+                        projected = last["process_seconds"] * n / last["movies"]
+                        if projected > left:
+                            skipped.append(
+                                f"{n:,} movies on {store} skipped: projected {projected:.0f} s "
+                                f"(linear from {last['movies']:,}) > {left:.0f} s left of the "
+                                f"{budget:.0f} s budget"
+                            )
+                            continue
+                    done.append(run_size(n, s3, root, max(left, 30), store))
+                    print(f"{n} on {store}: {done[-1]['total_seconds']:.1f} s", flush=True)
+            # after the sizes: a child's peak RSS would start from this process's (fork)
+            history = history_reads(s3, root, stores)
     elapsed = time.monotonic() - started
+    write_store_section(by_store, history, note)
+    results = by_store[stores[0]]
     plot(results, ASSETS / "pipeline_cost.png")
     steps = list(results[0]["steps"])
     rows = [
@@ -237,7 +257,9 @@ def run(sizes: tuple[int, ...], budget: float) -> None:
         ]
     )
     write_section("pipeline_cost", body)
-    save_results("pipeline_cost", targets, {"results": results, "skipped": skipped, "slope": k})
+    data = {"results": results, "skipped": skipped, "slope": k, "store": stores[0]}
+    data |= {"by_store": by_store, "history": history}
+    save_results("pipeline_cost", targets, data)
     for t in targets:
         print(f"{'met ' if t.met else 'MISS'} {t.target}: {t.measured} {t.note}")
 
@@ -246,13 +268,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
     parser.add_argument("--budget", type=float, default=BUDGET_SECONDS, help="seconds")
+    parser.add_argument("--stores", nargs="+", choices=STORES, default=list(STORES))
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--dir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         print(json.dumps(worker(args.worker, args.dir)))
         return
-    run(tuple(args.sizes), args.budget)
+    run(tuple(args.sizes), args.budget, tuple(args.stores))
 
 
 if __name__ == "__main__":

@@ -94,10 +94,9 @@ class Stack:
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.api_port}"
 
-    def start_api(
-        self, poll_seconds: float = 10.0, extra_env: dict[str, str] | None = None
-    ) -> None:
-        """`moviescore serve` on a free port, pointed at our bucket; waits for /ready."""
+    def start_api(self, poll_seconds: float = 10.0, extra_env: dict[str, str] | None = None) -> str:
+        """`moviescore serve` on a free port, pointed at our bucket; waits for /ready. Called
+        again, it starts another replica (`api_url` is the latest's); returns its URL."""
         self.api_port = free_port()
         env = (
             os.environ
@@ -116,6 +115,7 @@ class Stack:
         self.api = self._running.enter_context(
             running(cmd, f"{self.api_url}/ready", log, env=env, cwd=ROOT)
         )
+        return self.api_url
 
     def stop(self) -> None:
         self._running.close()  # the API, stopped by PID

@@ -33,8 +33,9 @@ DOC_MD = """
 Every day at **00:00 UTC (09:00 KST)** for the logical date `ds`:
 
 1. **collect** — new and upcoming releases around `ds` from TMDB (or a snapshot / the offline
-   sample), validated; rejected rows go to `DATA_DIR/rejected/date=ds.csv`. Written as the
-   partition `DATA_DIR/raw/date=ds/` — running a date again replaces it, never duplicates it.
+   sample), validated; rejected rows go to `s3://$S3_BUCKET/data/rejected/date=ds.csv`. Written
+   as the partition `data/raw/date=ds/movies.parquet` in the bucket — running a date again
+   replaces it, never duplicates it.
 2. **preprocess** — every partition up to `ds`, label filter (`vote_count > MIN_VOTE_COUNT`),
    time-based split: train on older releases, validate and test on newer ones.
 3. **train** ×3 (mapped: xgboost, lightgbm, random_forest) — one W&B run each (offline unless
@@ -147,7 +148,8 @@ def tmdb_score_pipeline() -> None:
 
         return _library(promote_step, _ds(ds, dag_run), list(candidates))
 
-    # Each step reads from disk what the one before wrote for `ds`: an order, not a value, to pass.
+    # Each step reads from the data store (the bucket) what the one before wrote for `ds`, so any
+    # worker can run it; XCom carries only keys and metrics (train's summaries reach promote).
     trained = train.expand(model_name=list(CANDIDATES))
     collect() >> preprocess() >> trained
     promote(trained)  # type: ignore[arg-type]

@@ -27,8 +27,11 @@ os.environ.pop("TMDB_READ_ACCESS_TOKEN", None)
 
 @pytest.fixture
 def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
-    """Settings pointing at a fresh data dir; env overrides set by a test win after cache_clear."""
+    """Settings pointing at a fresh data dir, which is also the data store (DATA_STORE=local: no
+    S3 needed); `s3_settings` moves the data into a bucket. Env overrides set by a test win
+    after cache_clear."""
     monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("DATA_STORE", "local")
     monkeypatch.chdir(tmp_path)  # no stray .env from the developer's checkout
     get_settings.cache_clear()
     yield get_settings()
@@ -87,3 +90,12 @@ def s3_settings(
     get_settings.cache_clear()
     with contextlib.suppress(Exception):  # SeaweedFS deletes a non-empty bucket with its objects
         client.delete_bucket(Bucket=bucket)
+
+
+@pytest.fixture(params=["local", "s3"])
+def store_settings(request: pytest.FixtureRequest, settings: Settings) -> Settings:
+    """`settings` with the pipeline's data in DATA_DIR (local) or in a fresh bucket (s3): a test
+    of the data store's users runs once on each."""
+    if request.param == "s3":
+        return request.getfixturevalue("s3_settings")  # type: ignore[no-any-return]
+    return settings

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from bench import profile
-from bench.hot_swap import analyse
+from bench.hot_swap import analyse, converged
 from bench.quality import ABLATIONS, _sentiment_note
 from bench.report import Target, replace_section, save_results, write_section
 from bench.rss import PeakRss
@@ -105,6 +105,17 @@ def test_hot_swap_analysis_finds_first_answer_and_failures() -> None:
     assert rows[0]["delay_s"] == pytest.approx(0.3) and rows[0]["failed"] == 1
     assert rows[1]["delay_s"] == pytest.approx(0.5) and rows[1]["failed"] == 0
     assert rows[2]["delay_s"] is None
+
+
+def test_replicas_converge_when_the_slowest_one_serves_the_new_version() -> None:
+    swaps = [(10.0, "v1"), (20.0, "v2")]
+    fast = analyse([[10.4, 200, "v1"], [20.2, 200, "v2"]], swaps)
+    slow = analyse([[11.5, 200, "v1"], [20.1, 503, None], [21.0, 200, "v1"]], swaps)
+    rows = converged([fast, slow])
+    assert rows[0]["delay_s"] == pytest.approx(1.5)
+    assert rows[0]["replica_delays_s"] == [pytest.approx(0.4), pytest.approx(1.5)]
+    assert rows[1]["delay_s"] is None  # the slow replica never served v2: not converged
+    assert rows[1]["failed"] == 1 and rows[1]["requests"] == 3
 
 
 def test_profile_charges_innermost_matching_component(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from moviescore.cli import app
 from moviescore.config import Settings
 from moviescore.registry.store import Registry
 from moviescore.steps import promote_step
+from moviescore.storage import DataStore
 
 pytestmark = pytest.mark.integration
 DS = "2026-11-22"
@@ -50,13 +51,15 @@ def test_pipeline_promotes_then_keeps_and_predicts_every_row(
 
     second = run("pipeline", "--date", DS, "--source", "snapshot", "--snapshot", str(snapshot))
     assert "not promoted" in second  # same data: an equal model never replaces the champion
-    decision = json.loads((s3_settings.runs_dir / f"run-{DS}" / "decision.json").read_text())
-    assert decision["promoted"] is False and decision["champion_version"] == champion.version
-    assert len(list((s3_settings.raw_dir).iterdir())) == 1  # one partition for the date
+    decision = Registry.from_settings(s3_settings).decision(f"run-{DS}")
+    assert decision is not None
+    assert decision.promoted is False and decision.champion_version == champion.version
+    store = DataStore.from_settings(s3_settings)
+    assert store.keys("raw") == [f"raw/date={DS}/movies.parquet"]  # one partition for the date
 
     # each candidate's W&B link reaches the decision (the UI's W&B column reads it from there)
-    run_dir = s3_settings.runs_dir / f"run-{DS}"
-    candidates = [json.loads(p.read_text()) for p in sorted(run_dir.glob("*/candidate.json"))]
+    keys = [k for k in store.keys(f"candidates/run-{DS}") if k.endswith("/candidate.json")]
+    candidates = [store.get_json(k) for k in keys]
     assert len(candidates) == 3
     for cand in candidates:  # W&B is disabled in tests: give each run the link an online one has
         cand["wandb_run_id"] = f"run-of-{cand['model_name']}"

@@ -1,4 +1,7 @@
-"""Raw partitions, dedupe across dates, the label filter, time splits and the data fingerprint."""
+"""Raw partitions, dedupe across dates, the label filter, time splits and the data fingerprint.
+
+The partition tests run twice: on a local DATA_DIR store and on a bucket of a real SeaweedFS.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from moviescore.ingest.partitions import (
     fingerprint,
     iso_day,
     label_filter,
+    partition_dates,
     read_all_partitions,
     read_partition,
     split_by_years,
@@ -24,6 +28,7 @@ from moviescore.ingest.partitions import (
 from moviescore.ingest.raw_movie import LIST_FIELDS, RAW_COLUMNS
 from moviescore.ingest.tmdb_details import OPTIONAL_LIST_FIELDS, records_to_frame
 from moviescore.ingest.validate import validate_raw
+from moviescore.storage import DataStore
 from tests.helpers.movies import raw_movie
 
 
@@ -45,10 +50,16 @@ def dated(n: int, start: date = date(2000, 1, 1), per_day: int = 1) -> pd.DataFr
 # --- partitions ---
 
 
-def test_partition_round_trip_keeps_values_and_types(settings: Settings) -> None:
+def stored(settings: Settings) -> list[str]:
+    return DataStore.from_settings(settings).keys("raw")
+
+
+def test_partition_round_trip_keeps_values_and_types(store_settings: Settings) -> None:
+    settings = store_settings
     df = frame(movie(1), movie(2, runtime=None, vote_count=None, overview="Ünïcode"))
-    path = write_partition(df, date(2024, 1, 2), settings)
-    assert path == settings.data_dir / "raw" / "date=2024-01-02" / "movies.parquet"
+    key = write_partition(df, date(2024, 1, 2), settings)
+    assert key == "raw/date=2024-01-02/movies.parquet"
+    assert stored(settings) == [key]
     back = read_partition(date(2024, 1, 2), settings)
     pd.testing.assert_frame_equal(back, df)
     assert list(back.columns) == list(RAW_COLUMNS)
@@ -58,23 +69,27 @@ def test_partition_round_trip_keeps_values_and_types(settings: Settings) -> None
     assert back["vote_count"].dtype == "Int64" and pd.isna(back.loc[1, "vote_count"])
 
 
-def test_same_date_twice_is_one_partition_with_the_new_rows(settings: Settings) -> None:
+def test_same_date_twice_is_one_partition_with_the_new_rows(store_settings: Settings) -> None:
+    settings = store_settings
     write_partition(frame(movie(1), movie(2)), date(2024, 1, 2), settings)
     write_partition(frame(movie(2, vote_average=7.5), movie(3)), "2024-01-02", settings)
-    folder = settings.data_dir / "raw" / "date=2024-01-02"
+    assert stored(settings) == ["raw/date=2024-01-02/movies.parquet"]  # one object, no copy
+    folder = settings.data_dir / "raw" / "date=2024-01-02"  # the store, or its local copy
     assert [p.name for p in folder.iterdir()] == ["movies.parquet"]  # no temp file, no copy
     again = read_partition(date(2024, 1, 2), settings)
     assert again["id"].tolist() == [2, 3]
     assert again["vote_average"].tolist() == [7.5, 6.0]
 
 
-def test_a_failed_write_leaves_the_old_partition_intact(settings: Settings) -> None:
+def test_a_failed_write_leaves_the_old_partition_intact(store_settings: Settings) -> None:
+    settings = store_settings
     write_partition(frame(movie(1)), date(2024, 1, 2), settings)
     broken = records_to_frame([movie(1), movie(2, id=None)])  # a null id cannot be stored
     with pytest.raises(Exception, match="id"):
         write_partition(broken, date(2024, 1, 2), settings)
     folder = settings.data_dir / "raw" / "date=2024-01-02"
     assert [p.name for p in folder.iterdir()] == ["movies.parquet"]
+    assert stored(settings) == ["raw/date=2024-01-02/movies.parquet"]
     assert read_partition(date(2024, 1, 2), settings)["id"].tolist() == [1]
 
 
@@ -85,17 +100,20 @@ def test_iso_day_normalises_dates_and_refuses_the_rest() -> None:
             iso_day(bad)
 
 
-def test_read_partition_of_a_missing_date_names_it(settings: Settings) -> None:
+def test_read_partition_of_a_missing_date_names_it(store_settings: Settings) -> None:
     with pytest.raises(FileNotFoundError, match="2024-01-09"):
-        read_partition(date(2024, 1, 9), settings)
+        read_partition(date(2024, 1, 9), store_settings)
 
 
-def test_read_all_partitions_latest_date_wins(settings: Settings) -> None:
+def test_read_all_partitions_latest_date_wins(store_settings: Settings) -> None:
+    settings = store_settings
     # written out of order on purpose: the partition date decides, not the write order
     write_partition(frame(movie(2, vote_average=8.0), movie(3)), date(2024, 1, 3), settings)
     write_partition(frame(movie(1), movie(2, vote_average=5.0)), date(2024, 1, 1), settings)
     write_partition(frame(movie(3, vote_average=9.0), movie(4)), date(2024, 1, 5), settings)
-    (settings.data_dir / "raw" / "date=garbage").mkdir()  # ignored, not fatal
+    store = DataStore.from_settings(settings)
+    store.put_bytes("raw/date=garbage/movies.parquet", b"not a date")  # ignored, not fatal
+    store.put_bytes("raw/date=2024-01-02/notes.txt", b"not a partition")
 
     every = read_all_partitions(settings)
     assert sorted(every["id"]) == [1, 2, 3, 4]
@@ -108,9 +126,18 @@ def test_read_all_partitions_latest_date_wins(settings: Settings) -> None:
     until = read_all_partitions(settings, until=date(2024, 1, 4))
     assert dict(zip(until["id"], until["vote_average"], strict=True)) == {1: 6.0, 2: 8.0, 3: 6.0}
 
+    # a date range: [since, until], both ends inclusive
+    assert partition_dates(settings) == [date(2024, 1, 1), date(2024, 1, 3), date(2024, 1, 5)]
+    assert partition_dates(settings, since=date(2024, 1, 3), until=date(2024, 1, 5)) == [
+        date(2024, 1, 3),
+        date(2024, 1, 5),
+    ]
+    late = read_all_partitions(settings, since=date(2024, 1, 2), until=date(2024, 1, 3))
+    assert dict(zip(late["id"], late["vote_average"], strict=True)) == {2: 8.0, 3: 6.0}
 
-def test_read_all_partitions_of_an_empty_data_dir(settings: Settings) -> None:
-    empty = read_all_partitions(settings)
+
+def test_read_all_partitions_of_an_empty_store(store_settings: Settings) -> None:
+    empty = read_all_partitions(store_settings)
     assert empty.empty and list(empty.columns) == list(RAW_COLUMNS)
 
 

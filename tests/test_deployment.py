@@ -5,6 +5,7 @@ No Docker engine runs here, so these are static checks of what a `docker compose
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from pathlib import Path
@@ -197,7 +198,99 @@ def test_serving_compose_health_paths_and_shared_bucket() -> None:
     assert "/health" in " ".join(services["api"]["healthcheck"]["test"])
     assert "/_stcore/health" in " ".join(services["ui"]["healthcheck"]["test"])
     assert "S3_BUCKET" in services["api"]["environment"]
-    assert services["ui"]["environment"]["API_URL"] == "http://api:8000"
+    assert services["ui"]["environment"]["API_URL"] == "http://api-proxy:8000"
+
+
+def test_serving_compose_runs_replicas_behind_one_nginx() -> None:
+    compose = _compose("docker-compose-fastapi.yaml")
+    services = compose["services"]
+    api, proxy = services["api"], services["api-proxy"]
+    assert str(api["deploy"]["replicas"]) == "${API_REPLICAS:-2}"
+    assert "ports" not in api  # replicas are reached through the proxy only
+    assert proxy["image"].startswith("nginx:")
+    assert [p for _, p in _ports({"services": {"api-proxy": proxy}})] == [
+        "127.0.0.1:${API_PORT:-8000}:8000"
+    ]
+    assert proxy["depends_on"]["api"]["condition"] == "service_healthy"
+    mounted = {c["source"]: c["target"] for c in proxy["configs"]}
+    conf = compose["configs"][next(iter(mounted))]["content"]
+    assert mounted == {"api-proxy.conf": "/etc/nginx/conf.d/default.conf"}
+    # one upstream of the `api` service, re-resolved (replicas come and go), used by `location /`
+    upstream = re.search(r"upstream (\w+) \{(.*?)\}", conf, re.S)
+    assert upstream and "server api:8000 resolve" in upstream.group(2)
+    assert f"proxy_pass http://{upstream.group(1)};" in conf
+    assert "resolver 127.0.0.11" in conf and "listen 8000;" in conf
+    assert "non_idempotent" in conf  # a POST /predict is retried on another replica
+    assert "$$host" in (ROOT / "docker-compose-fastapi.yaml").read_text()  # nginx's, not compose's
+    # every replica polls the registry on its own
+    assert {"S3_BUCKET", "MODEL_POLL_SECONDS"} <= set(api["environment"])
+
+
+CELERY_FILE = "docker-compose-airflow-celery.yaml"
+AIRFLOW_SERVICES = (
+    "airflow-init",
+    "airflow-api-server",
+    "airflow-scheduler",
+    "airflow-dag-processor",
+)
+
+
+def test_celery_override_switches_every_airflow_process_and_adds_redis_and_workers() -> None:
+    base = _compose("docker-compose-airflow.yaml")["services"]
+    celery = _compose(CELERY_FILE)["services"]
+    assert (
+        "docker-compose-airflow-celery.yaml" in (ROOT / "docker-compose-airflow.yaml").read_text()
+    )
+    for name in AIRFLOW_SERVICES:
+        assert name in base, name
+        env = celery[name]["environment"]
+        assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor", name
+        assert env["AIRFLOW__CELERY__BROKER_URL"] == "redis://:@redis:6379/0"
+        assert env["AIRFLOW__CELERY__RESULT_BACKEND"].startswith("db+postgresql://airflow:")
+    assert celery["redis"]["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
+    worker = celery["airflow-worker"]
+    assert worker["extends"] == {
+        "file": "docker-compose-airflow.yaml",
+        "service": "airflow-scheduler",
+    }
+    assert worker["command"] == ["celery", "worker"]
+    assert str(worker["deploy"]["replicas"]) == "${AIRFLOW_WORKERS:-2}"
+    assert worker["environment"]["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+    assert "inspect ping" in " ".join(worker["healthcheck"]["test"])
+    assert worker["depends_on"]["redis"]["condition"] == "service_healthy"
+    # a worker runs tasks from the bucket: the scheduler it extends keeps the data in S3
+    assert base["airflow-scheduler"]["environment"]["DATA_STORE"] == "s3"
+    used = {m.group(1) for m in VAR.finditer((ROOT / CELERY_FILE).read_text())}
+    assert used <= _env_example_names(), used - _env_example_names()
+
+
+def test_airflow_compose_fixes_the_data_dir_owner_parallelism_and_remote_logs() -> None:
+    compose = _compose("docker-compose-airflow.yaml")
+    services = compose["services"]
+    scheduler = services["airflow-scheduler"]
+    assert scheduler["user"] == "${AIRFLOW_UID:-50000}:0"
+    env = scheduler["environment"]
+    assert env["AIRFLOW__CORE__PARALLELISM"] == "${AIRFLOW_PARALLELISM:-8}"
+    data_dir = env["DATA_DIR"]
+    assert f"airflow-data:{data_dir}" in scheduler["volumes"]
+    # airflow-init (root, once) creates the data directory and hands it to the airflow user
+    init = services["airflow-init"]
+    assert init["user"] == "0:0"
+    script = " ".join(init["command"])
+    assert f"mkdir -p {data_dir}" in script
+    assert re.search(rf'chown -R "\$\{{AIRFLOW_UID:-50000\}}:0" {data_dir}', script)
+    # ... and the image creates it owned by airflow, so a fresh named volume starts that way
+    assert "RUN mkdir -p /opt/airflow/data" in _stage("airflow")
+    # task logs in the bucket through the amazon provider's connection
+    assert env["AIRFLOW__LOGGING__REMOTE_LOGGING"] == "true"
+    assert env["AIRFLOW__LOGGING__REMOTE_BASE_LOG_FOLDER"] == "s3://${S3_BUCKET:-moviescore}/logs"
+    conn_id = env["AIRFLOW__LOGGING__REMOTE_LOG_CONN_ID"]
+    raw = env[f"AIRFLOW_CONN_{conn_id.upper()}"]
+    conn = json.loads(VAR.sub("x", raw))  # valid JSON once compose has filled in the values
+    assert conn["conn_type"] == "aws"
+    assert conn["extra"]["endpoint_url"] == env["S3_ENDPOINT_URL"]
+    train = _installed_by_extras({"train"})
+    assert {"apache-airflow-providers-amazon", "apache-airflow-providers-celery"} <= train
 
 
 def test_dockerignore_keeps_secrets_and_data_out_of_images() -> None:

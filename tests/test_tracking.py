@@ -343,9 +343,10 @@ def test_pipeline_runs_link_data_candidates_champion_and_stay_out_of_home(
     assert [(r.job_type, r.config["attempt"]) for r in runs] == [
         *(("train", 1),) * 3, ("promote", 1), *(("train", 2),) * 3, ("promote", 2)
     ]  # fmt: skip
-    fingerprint = json.loads(
-        (s3_settings.data_dir / f"datasets/date={DS}/summary.json").read_text()
-    )["fingerprint"]
+    from moviescore.storage import DataStore
+
+    store = DataStore.from_settings(s3_settings)  # the data live in the bucket
+    fingerprint = store.get_json(f"datasets/date={DS}/summary.json")["fingerprint"]
     for attempt, (*trains, promote) in enumerate((runs[:4], runs[4:]), start=1):
         datasets = set()
         for run, name in zip(trains, CANDIDATES, strict=True):
@@ -353,9 +354,7 @@ def test_pipeline_runs_link_data_candidates_champion_and_stay_out_of_home(
             assert run.group == f"run-{DS}"
             assert set(run.tags) == {name, f"ds:{DS}", "source:tmdb_snapshot"}
             assert (run.config["ds"], run.config["data_fingerprint"]) == (DS, fingerprint)
-            candidate = json.loads(
-                (s3_settings.runs_dir / f"run-{DS}" / name / "candidate.json").read_text()
-            )
+            candidate = store.get_json(f"candidates/run-{DS}/{name}/candidate.json")
             assert run.summary["test_rmse"] == candidate["metrics"]["test_rmse"]
             rounds = [h["round"] for h in run.history if "curve/val_rmse" in h]
             assert rounds == list(range(1, len(rounds) + 1)) and len(rounds) > 1

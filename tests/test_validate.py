@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from moviescore.ingest.validate import (
     validate_raw,
     write_rejected,
 )
+from moviescore.storage import DataStore
 from tests.helpers.movies import raw_movie as movie
 
 DAY = date(2024, 3, 1)
@@ -119,14 +121,18 @@ def test_empty_batch_is_valid_and_empty() -> None:
     assert report.valid.empty and report.rejected.empty
 
 
-def test_write_rejected_then_a_clean_rerun_removes_the_report(settings: Settings) -> None:
+def test_write_rejected_then_a_clean_rerun_removes_the_report(store_settings: Settings) -> None:
+    settings = store_settings
+    store = DataStore.from_settings(settings)
     report = validate_raw(
         batch(movie(999, genres="[broken"), movie(998, keywords=["ok"], release_date=None)),
         max_rejected_share=1.0,
     )
-    path = write_rejected(report, DAY, settings)
-    assert path == settings.data_dir / "rejected" / "date=2024-03-01.csv"
-    written = pd.read_csv(path)
+    key = write_rejected(report, DAY, settings)
+    assert key == "rejected/date=2024-03-01.csv"
+    assert store.keys("rejected") == [key]
+    path = settings.data_dir / key  # the store itself, or its local copy
+    written = pd.read_csv(io.BytesIO(store.get_bytes(key)))
     assert list(written.columns) == [*RAW_COLUMNS, "reason"]
     assert dict(zip(written["id"], written["reason"], strict=True)) == {
         999: "genres: must be a list of text (got '[broken')",
@@ -138,13 +144,15 @@ def test_write_rejected_then_a_clean_rerun_removes_the_report(settings: Settings
 
     clean = validate_raw(batch())
     assert write_rejected(clean, DAY, settings) is None
-    assert not path.exists()
+    assert not path.exists() and store.keys("rejected") == []
 
 
-def test_write_rejected_without_anything_rejected_writes_nothing(settings: Settings) -> None:
+def test_write_rejected_without_anything_rejected_writes_nothing(store_settings: Settings) -> None:
+    settings = store_settings
     empty = ValidationReport(batch(), batch().iloc[0:0].assign(reason=[]))
     assert write_rejected(empty, "2024-03-02", settings) is None
     assert not (settings.data_dir / "rejected").exists()
+    assert DataStore.from_settings(settings).keys("rejected") == []
 
 
 @pytest.mark.slow

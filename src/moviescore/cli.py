@@ -101,6 +101,50 @@ def collect(ds: DateOpt, source: SourceOpt = None, snapshot: SnapshotOpt = None)
     )
 
 
+class Step(StrEnum):
+    collect = "collect"
+    preprocess = "preprocess"
+    train = "train"
+    promote = "promote"
+
+
+@app.command()
+def step(
+    name: Annotated[Step, typer.Argument(help="The DAG task to run.")],
+    ds: DateOpt,
+    model: Annotated[
+        str | None, typer.Option(help="train only: one candidate (default: every one).")
+    ] = None,
+    source: SourceOpt = None,
+    snapshot: SnapshotOpt = None,
+) -> None:
+    """Run one DAG task for --date, as its Airflow task does: it reads what the step before left
+    in the data store (the bucket), so any machine can re-run it."""
+    from moviescore import steps
+    from moviescore.training.specs import CANDIDATES
+
+    if model is not None and name is not Step.train:
+        raise typer.BadParameter("--model is for `step train` only", param_hint="--model")
+    if model is not None and model not in CANDIDATES:
+        raise typer.BadParameter(
+            f"{model!r} is not one of {', '.join(CANDIDATES)}", param_hint="--model"
+        )
+    if (source or snapshot) and name is not Step.collect:
+        raise typer.BadParameter("--source/--snapshot are for `step collect` only")
+    result: Any
+    if name is Step.collect:
+        result = steps.collect_step(
+            ds, source.value if source else None, str(snapshot) if snapshot else None
+        )
+    elif name is Step.preprocess:
+        result = steps.preprocess_step(ds)
+    elif name is Step.train:
+        result = [steps.train_step(ds, m) for m in ([model] if model else CANDIDATES)]
+    else:
+        result = steps.promote_step(ds, steps.stored_candidates(ds))
+    _print_json(result)
+
+
 CANDIDATE_COLUMNS = {  # header -> metric key; short headers keep the table in 80 columns
     "train RMSE": "train_rmse",
     "val RMSE": "val_rmse",

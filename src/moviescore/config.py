@@ -41,8 +41,13 @@ class Settings(BaseSettings):
     tmdb_days_ahead: int = Field(30, ge=0, description="... and this many days after ds")
     tmdb_language: str = Field("en-US", description="TextBlob reads English")
 
-    # --- local data ---
-    data_dir: Path = Field(Path("data"), description="raw partitions, datasets, runs, W&B")
+    # --- pipeline data ---
+    data_store: Literal["s3", "local"] = Field(
+        "s3",
+        description="s3 = s3://$S3_BUCKET/data/ is the source of truth and DATA_DIR a cache; "
+        "local = DATA_DIR only (one machine, tests, benchmarks)",
+    )
+    data_dir: Path = Field(Path("data"), description="local copies of the data, W&B files")
     max_rejected_share: float = Field(0.2, ge=0, le=1, description="collect fails above it")
     min_vote_count: int = Field(5, ge=0, description="train only on movies with MORE votes")
 

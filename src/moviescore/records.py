@@ -84,7 +84,8 @@ class Metrics(Record):
 
 
 class DatasetSummary(Record):
-    """What `preprocess_step` made: datasets/date=<ds>/{train,val,test}.parquet + summary.json,
+    """What `preprocess_step` made: datasets/date=<ds>/{train,val,test}.parquet + summary.json in
+    the data store (`dataset` is that folder's key),
     and what a version learned from (its manifest's `data`): sources and label scale, rows and
     release-date range per split, the training cutoff (`ds`), the data fingerprint. `demo` marks
     data from the offline sample (IMDb ratings), never mixed with TMDB rows."""
@@ -114,8 +115,9 @@ class CandidateScore(Record):
 
 
 class CandidateSummary(CandidateScore):
-    """What `train_step` made: runs/<run_id>/<model>/{model.joblib,candidate.json}. The model
-    was fitted on the train split only (early stopping on val): `test_*` are held-out scores."""
+    """What `train_step` made: candidates/<run_id>/<model>/{model.joblib,candidate.json} in the
+    data store (`model_path` is the store key of model.joblib). The model was fitted on the
+    train split only (early stopping on val): `test_*` are held-out scores."""
 
     ds: str
     run_id: str

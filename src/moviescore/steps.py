@@ -1,8 +1,15 @@
 """The four steps of instance A, called by the Airflow DAG and by `moviescore pipeline` alike.
 
-Each step takes and returns small JSON-serialisable values (dates, paths, ids, metrics) so Airflow
-can pass them through XCom. Everything a step writes is keyed by the logical date `ds`, so running
-a date again replaces its outputs instead of adding to them (tasks as transactions).
+Each step takes and returns small JSON-serialisable values (dates, data store keys, ids,
+metrics) so Airflow passes them through XCom; the data itself is in the data store
+(`moviescore.storage.DataStore`: the bucket by default), so each step may run on another worker
+with an empty DATA_DIR. Everything a step writes is keyed by the logical date `ds`, so running a
+date again replaces its outputs instead of adding to them (tasks as transactions).
+
+    raw/date=<ds>/movies.parquet                      collect
+    rejected/date=<ds>.csv                            collect (only when rows were rejected)
+    datasets/date=<ds>/{train,val,test}.parquet       preprocess; summary.json written last
+    candidates/<run_id>/<model>/model.joblib          train; candidate.json written last
 """
 
 from __future__ import annotations
@@ -10,18 +17,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import date
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 
 from moviescore.config import ConfigurationError, Settings, get_settings
 from moviescore.ingest.partitions import SPLITS
 from moviescore.records import CandidateSummary, DatasetSummary, parse
-from moviescore.storage import atomic_write, write_joblib, write_json
+from moviescore.storage import DataStore, write_json
 
 log = logging.getLogger(__name__)
+MODEL_FILE = "model.joblib"
+CANDIDATE_FILE = "candidate.json"
 
 
 def run_id_for(ds: str) -> str:
@@ -92,31 +101,34 @@ def collect_step(ds: str, source: str | None = None, snapshot: str | None = None
     except TooManyRejected as exc:  # keep the evidence of a bad batch before failing the task
         write_rejected(exc.report, day, settings)
         raise
-    rejected_path = write_rejected(report, day, settings)
-    movies = _keep_unfetched(report.valid, raw, day, settings)
-    partition = write_partition(movies, day, settings)
+    rejected_key = write_rejected(report, day, settings)
+    store = DataStore.from_settings(settings)
+    movies = _keep_unfetched(report.valid, raw, day, settings, store)
+    partition = write_partition(movies, day, settings, store)
     log.info("collected %d movies from %s (%d rejected)", len(movies), source, len(report.rejected))
     return {
         "ds": ds,
         "source": source,
-        "partition": str(partition),
+        "partition": partition,
         "rows": len(movies),
         "rejected": len(report.rejected),
-        "rejected_report": str(rejected_path) if rejected_path else None,
+        "rejected_report": rejected_key,
     }
 
 
-def _keep_unfetched(valid: pd.DataFrame, raw: pd.DataFrame, day: date, settings: Settings) -> Any:
+def _keep_unfetched(
+    valid: pd.DataFrame, raw: pd.DataFrame, day: date, settings: Settings, store: DataStore
+) -> Any:
     """A re-run of a date whose TMDB details failed for some movies keeps those movies as the
     earlier run of the same date collected them, instead of dropping them from the partition."""
-    from moviescore.ingest.partitions import partition_path, read_partition
+    from moviescore.ingest.partitions import partition_key, read_partition
     from moviescore.ingest.sources import COLLECT_REPORT
 
     # the report is JSON-shaped (ids as str keys): back to the int ids of the frame
     failed = {int(i) for i in raw.attrs.get(COLLECT_REPORT, {}).get("failed_ids", {})}
-    if not failed or not partition_path(day, settings).exists():
+    if not failed or not store.exists(partition_key(day)):
         return valid
-    earlier = read_partition(day, settings)
+    earlier = read_partition(day, settings, store)
     kept = earlier[earlier["id"].isin(failed) & ~earlier["id"].isin(valid["id"])]
     if kept.empty:
         return valid
@@ -124,13 +136,17 @@ def _keep_unfetched(valid: pd.DataFrame, raw: pd.DataFrame, day: date, settings:
     return pd.concat([valid, kept], ignore_index=True)
 
 
-def _dataset_dir(settings: Settings, ds: str) -> Path:
-    return settings.data_dir / "datasets" / f"date={ds}"
+def dataset_key(ds: str) -> str:
+    """The data store folder of the dataset of `ds` (its splits and summary.json)."""
+    from moviescore.ingest.partitions import iso_day
+
+    return f"datasets/date={iso_day(ds)}"
 
 
 def preprocess_step(ds: str) -> dict[str, Any]:
     """Labelled, time-split training data from every partition up to `ds` (never later ones);
-    returns a `DatasetSummary` as JSON (XCom)."""
+    returns a `DatasetSummary` as JSON (XCom). The splits are written first, summary.json last:
+    a dataset with a summary is complete."""
     from moviescore.ingest.partitions import (
         fingerprint,
         label_filter,
@@ -143,18 +159,20 @@ def preprocess_step(ds: str) -> dict[str, Any]:
     settings = get_settings()
     ds = resolve_ds(ds)
     check_registry(Registry.from_settings(settings))  # before any training, not after it
-    movies = read_all_partitions(settings, until=date.fromisoformat(ds))
+    store = DataStore.from_settings(settings)
+    movies = read_all_partitions(settings, until=date.fromisoformat(ds), store=store)
     chosen = one_scale(movies)  # TMDB rows train TMDB models; the sample only on its own
     labelled = label_filter(chosen.movies, settings.min_vote_count)
     splits = time_split(labelled)
-    out = _dataset_dir(settings, ds)
+    folder = dataset_key(ds)
     for name in SPLITS:
-        atomic_write(
-            out / f"{name}.parquet", partial(getattr(splits, name).to_parquet, index=False)
+        frame = getattr(splits, name)
+        store.put_parquet(
+            f"{folder}/{name}.parquet", pa.Table.from_pandas(frame, preserve_index=False)
         )
     summary = DatasetSummary(
         ds=ds,
-        dataset=str(out),
+        dataset=folder,
         rows=len(movies),
         labelled=len(labelled),
         **{name: len(getattr(splits, name)) for name in SPLITS},
@@ -165,7 +183,7 @@ def preprocess_step(ds: str) -> dict[str, Any]:
         release_dates={name: release_range(getattr(splits, name)) for name in SPLITS},
         excluded=chosen.excluded,
     ).dump()
-    write_json(out / "summary.json", summary)
+    store.put_json(f"{folder}/summary.json", summary)
     return summary
 
 
@@ -187,16 +205,21 @@ def provenance(data: DatasetSummary) -> dict[str, Any]:
     return {"data": {k: doc[k] for k in keys if k in doc} | {s: doc[s] for s in SPLITS}}
 
 
-def read_dataset_summary(dataset_dir: Path) -> DatasetSummary:
-    path = dataset_dir / "summary.json"
-    return parse(DatasetSummary, path.read_bytes(), str(path))
+def read_dataset_summary(folder: str, store: DataStore) -> DatasetSummary:
+    key = f"{folder}/summary.json"
+    return parse(DatasetSummary, store.get_bytes(key), store.url(key))
 
 
-def load_splits(dataset_dir: str | Path) -> Any:
+def load_splits(folder: str, store: DataStore) -> Any:
+    """The train/val/test frames of the dataset in the store folder `folder`."""
     from moviescore.ingest.partitions import Splits
 
-    folder = Path(dataset_dir)
-    return Splits(*(pd.read_parquet(folder / f"{name}.parquet") for name in SPLITS))
+    keys = [f"{folder}/{name}.parquet" for name in SPLITS]
+    return Splits(*(table.to_pandas() for table in store.get_parquets(keys)))
+
+
+def candidate_key(run_id: str, model_name: str, name: str = "") -> str:
+    return f"candidates/{run_id}/{model_name}" + (f"/{name}" if name else "")
 
 
 def train_step(ds: str, model_name: str) -> dict[str, Any]:
@@ -206,14 +229,15 @@ def train_step(ds: str, model_name: str) -> dict[str, Any]:
     from moviescore.training.tracking import log_candidate
 
     settings = get_settings()
+    store = DataStore.from_settings(settings)
     ds = resolve_ds(ds)
     run_id = run_id_for(ds)
-    dataset = _dataset_dir(settings, ds)
-    splits = load_splits(dataset)
-    data = read_dataset_summary(dataset)
+    splits = load_splits(dataset_key(ds), store)
+    data = read_dataset_summary(dataset_key(ds), store)
     result = train_candidate(model_name, splits)
-    out = settings.runs_dir / run_id / model_name
-    model_path = write_joblib(out / "model.joblib", result.pipeline)
+    model_key = store.put_joblib(candidate_key(run_id, model_name, MODEL_FILE), result.pipeline)
+    # W&B logs files of this machine: the splits, fetched from the store into the local cache
+    local = [store.local_path(f"{dataset_key(ds)}/{name}.parquet") for name in SPLITS]
     tracked = log_candidate(
         model_name=model_name,
         params=result.params,
@@ -223,15 +247,15 @@ def train_step(ds: str, model_name: str) -> dict[str, Any]:
         test_movies=splits.test,
         test_true=result.test_true.tolist(),
         test_pred=result.test_pred.tolist(),
-        model_path=model_path,
-        dataset=data,
+        model_path=store.local_path(model_key),  # W&B logs a file of this machine
+        dataset=data.model_copy(update={"dataset": str(local[0].parent)}),
         group=run_id,
         settings=settings,
         tags=_provenance_tags(ds, splits),
         extra_config={
             "ds": ds,
             "data_fingerprint": data.fingerprint,
-            "dataset": str(dataset),
+            "dataset": store.url(dataset_key(ds)),
             **provenance(data),
         },
     )
@@ -241,13 +265,13 @@ def train_step(ds: str, model_name: str) -> dict[str, Any]:
         model_name=model_name,
         params=result.params,
         metrics=result.metrics,
-        model_path=str(model_path),
+        model_path=model_key,
         wandb_run_id=tracked.id if tracked else None,
         wandb_url=tracked.url if tracked else None,
         calibration=result.calibration,
         training_ranges=result.training_ranges,
     ).dump()
-    write_json(out / "candidate.json", summary)
+    store.put_json(candidate_key(run_id, model_name, CANDIDATE_FILE), summary)
     return summary
 
 
@@ -255,6 +279,17 @@ def _provenance_tags(ds: str, splits: Any) -> list[str]:
     """W&B tags: the logical date and the sources of the training rows."""
     sources = sorted({str(s) for part in splits for s in part["source"].dropna().unique()})
     return [f"ds:{ds}", *(f"source:{s}" for s in sources)]
+
+
+def stored_candidates(ds: str) -> list[dict[str, Any]]:
+    """The candidates the train steps of `ds` left in the store (what `step promote` decides on
+    without XCom), by model name."""
+    store = DataStore.from_settings(get_settings())
+    prefix = f"candidates/{run_id_for(ds)}"
+    keys = [k for k in store.keys(prefix) if k.endswith(f"/{CANDIDATE_FILE}")]
+    if not keys:
+        raise FileNotFoundError(f"no trained candidates in {store.url(prefix)}: run train first")
+    return [store.get_json(key) for key in keys]
 
 
 def promote_step(
@@ -270,19 +305,22 @@ def promote_step(
     from moviescore.training.tracking import log_promotion
 
     settings = get_settings()
+    store = DataStore.from_settings(settings)
     ds = resolve_ds(ds)
     run_id = run_id_for(ds)
-    dataset = _dataset_dir(settings, ds)
-    splits = load_splits(dataset)
+    splits = load_splits(dataset_key(ds), store)
     scored = [
         parse(CandidateSummary, c, f"candidate {i} of {run_id}") for i, c in enumerate(candidates)
     ]
+    # the candidates' models, fetched from the store to this machine (a worker may be new)
+    local = {c.model_name: store.local_path(c.model_path) for c in scored}
+    scored = [c.model_copy(update={"model_path": str(local[c.model_name])}) for c in scored]
     record, shipped_path = promote(
         ds=ds,
         run_id=run_id,
         candidates=scored,
         splits=splits,
-        data=read_dataset_summary(dataset),
+        data=read_dataset_summary(dataset_key(ds), store),
         baseline=baseline_metrics(splits),
         policy=PromotionPolicy.from_settings(settings),
         registry=Registry.from_settings(settings),
@@ -298,7 +336,7 @@ def promote_step(
         settings=settings,
         champion_model_name=shipped_name,
         champion_artifact_path=shipped_path,
-        candidate_models={c.model_name: Path(c.model_path) for c in scored},
+        candidate_models=local,
         tags=_provenance_tags(ds, splits),
     )
     return out

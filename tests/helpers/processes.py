@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import time
@@ -59,16 +60,39 @@ def free_seaweed_base(start: int = 18333, stop: int = 31000, step: int = 97) -> 
     pytest.skip("no free block of loopback ports for a SeaweedFS family")
 
 
-def stop_pid(proc: subprocess.Popen[Any], timeout: float = 10.0) -> None:
-    """SIGTERM, then SIGKILL if it has not exited within `timeout`; no-op if already gone."""
-    if proc.poll() is not None:
+def stop_pid(proc: subprocess.Popen[Any], timeout: float = 10.0, group: bool = False) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within `timeout`; no-op if already gone.
+
+    `group=True` (a process started with `start_new_session=True`) signals its whole process
+    group, and SIGKILLs whatever of the group outlives `timeout`, even once the leader is gone
+    (Celery and Airflow leave child processes behind)."""
+    if not group:
+        if proc.poll() is not None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout)
         return
-    proc.terminate()
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and _group_alive(proc):
+        time.sleep(0.1)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout)
+
+
+def _group_alive(proc: subprocess.Popen[Any]) -> bool:
+    proc.poll()  # reap the leader, so a zombie does not count as alive
     try:
-        proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout)
+        os.killpg(proc.pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def wait_http(
@@ -97,13 +121,15 @@ def wait_http(
 @contextmanager
 def running(
     command: list[str],
-    health_url: str,
+    health_url: str | None,
     log: Path,
     env: dict[str, str] | None = None,
     cwd: Path | None = None,
     timeout: float = 60,
+    group: bool = False,
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """Start `command`, wait until `health_url` answers 200, and stop it by PID afterwards.
+    """Start `command`, wait until `health_url` answers 200 (None: no wait), and stop it by PID
+    afterwards (`group=True`: in its own session, stopped with its whole process group).
 
     It runs in `cwd` (default: the log's directory, a test tmp dir, so no developer `.env`).
     """
@@ -114,9 +140,11 @@ def running(
             stderr=subprocess.STDOUT,
             cwd=cwd or log.parent,
             env=env or dict(os.environ),
+            start_new_session=group,
         )
     try:
-        wait_http(health_url, timeout, proc, log)
+        if health_url is not None:
+            wait_http(health_url, timeout, proc, log)
         yield proc
     finally:
-        stop_pid(proc)
+        stop_pid(proc, group=group)

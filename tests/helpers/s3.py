@@ -25,7 +25,9 @@ def local_s3_server(data_dir: Path, **kwargs: Any) -> Any:
 
 
 def use_s3(monkeypatch: pytest.MonkeyPatch, server: Any, bucket: str) -> Settings:
-    """Point the environment (and so `get_settings()`) at `bucket` on a LocalS3Server, unsigned."""
+    """Point the environment (and so `get_settings()`) at `bucket` on a LocalS3Server, unsigned;
+    the pipeline's data lives there too (DATA_STORE=s3)."""
+    monkeypatch.setenv("DATA_STORE", "s3")
     monkeypatch.setenv("S3_ENDPOINT_URL", server.endpoint_url)
     monkeypatch.setenv("S3_BUCKET", bucket)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", server.access_key)

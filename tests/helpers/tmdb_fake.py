@@ -87,6 +87,17 @@ def make_movies(n: int, start: date, days: int, first_id: int = 1) -> list[dict[
     return [make_movie(first_id + i, start + timedelta(days=i % days)) for i in range(n)]
 
 
+def learnable_snapshot(path: Any, n: int = 150) -> Any:
+    """A snapshot file (JSON Lines of `/movie/{id}` bodies, releases over 60 days from 2024-01-01)
+    whose rating follows the runtime: a model beats the mean-rating baseline, so a pipeline run
+    on it ends with a champion. Returns `path` (a pathlib.Path)."""
+    movies = make_movies(n, date(2024, 1, 1), days=60)
+    for movie in movies:
+        movie["vote_average"] = round(2 + movie["runtime"] / 25, 1)
+    path.write_text("\n".join(json.dumps(m) for m in movies))
+    return path
+
+
 @dataclass(frozen=True)
 class Fault:
     """One scripted answer. status None = the normal answer (after `delay`)."""

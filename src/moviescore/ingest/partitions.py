@@ -1,9 +1,10 @@
 """Raw partitions per logical date, and the labelled, time-split data a training run sees.
 
-`DATA_DIR/raw/date=YYYY-MM-DD/movies.parquet` holds one date's validated batch. Writing a date
-again replaces its file atomically (`storage.atomic_write`), so a re-run never duplicates and a
-reader never sees half a file. Across dates a movie is kept once: the latest partition's version
-of it wins (its votes and rating are the freshest).
+The data store's key `raw/date=YYYY-MM-DD/movies.parquet` (`s3://$S3_BUCKET/data/raw/…`, see
+`moviescore.storage`) holds one date's validated batch. Writing a date again replaces that one
+object whole, so a re-run never duplicates and a reader never sees half a partition. Across dates
+a movie is kept once: the latest partition's version of it wins (its votes and rating are the
+freshest). Partitions are read by date range (`read_all_partitions(since=, until=)`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from typing import NamedTuple
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from moviescore.config import Settings
 from moviescore.ingest.raw_movie import (
@@ -28,11 +28,12 @@ from moviescore.ingest.raw_movie import (
     RAW_COLUMNS,
 )
 from moviescore.ingest.tmdb_details import OPTIONAL_LIST_FIELDS, records_to_frame, with_dtypes
-from moviescore.storage import atomic_write
+from moviescore.storage import DataStore
 
 log = logging.getLogger(__name__)
 
 PARTITION_FILE = "movies.parquet"
+RAW = "raw"
 
 
 class Splits(NamedTuple):
@@ -49,46 +50,78 @@ def iso_day(day: date | str) -> str:
     return date.fromisoformat(str(day)).isoformat()
 
 
+def partition_key(day: date | str) -> str:
+    """The data store key of the raw partition of `day`."""
+    return f"{RAW}/date={iso_day(day)}/{PARTITION_FILE}"
+
+
 def partition_path(day: date | str, settings: Settings) -> Path:
-    return settings.raw_dir / f"date={iso_day(day)}" / PARTITION_FILE
+    """The partition's file in DATA_DIR: the store itself when DATA_STORE=local, else a copy."""
+    return settings.data_dir / partition_key(day)
 
 
-def write_partition(df: pd.DataFrame, date: date | str, settings: Settings) -> Path:
-    """Write (or replace) the raw partition of `date`; returns its path."""
-    path = partition_path(date, settings)
+def write_partition(
+    df: pd.DataFrame, date: date | str, settings: Settings, store: DataStore | None = None
+) -> str:
+    """Write (or replace) the raw partition of `date` in one PUT; returns its key."""
+    store = store or DataStore.from_settings(settings)
     table = pa.Table.from_pandas(
         df[list(RAW_COLUMNS)], schema=RAW_ARROW_SCHEMA, preserve_index=False
     )
-    atomic_write(path, lambda tmp: pq.write_table(table, tmp))
-    log.info("wrote %d movies to %s", len(df), path)
-    return path
+    key = store.put_parquet(partition_key(date), table)
+    log.info("wrote %d movies to %s", len(df), store.url(key))
+    return key
 
 
-def read_partition(date: date | str, settings: Settings) -> pd.DataFrame:
-    path = partition_path(date, settings)
-    if not path.exists():
-        raise FileNotFoundError(f"no raw partition for {iso_day(date)}: {path} does not exist")
-    return _to_frame(pq.read_table(path, schema=RAW_ARROW_SCHEMA))
+def read_partition(
+    date: date | str, settings: Settings, store: DataStore | None = None
+) -> pd.DataFrame:
+    store = store or DataStore.from_settings(settings)
+    try:
+        return _to_frame(store.get_parquet(partition_key(date), RAW_ARROW_SCHEMA))
+    except FileNotFoundError as exc:
+        raise FileNotFoundError(f"no raw partition for {iso_day(date)}: {exc}") from None
 
 
-def read_all_partitions(settings: Settings, until: date | None = None) -> pd.DataFrame:
-    """Every partition (up to `until`, inclusive), one row per id, the latest date's version."""
-    dated: list[tuple[date, Path]] = []
-    for path in settings.raw_dir.glob(f"date=*/{PARTITION_FILE}"):
+def partition_dates(
+    settings: Settings,
+    since: date | None = None,
+    until: date | None = None,
+    store: DataStore | None = None,
+) -> list[date]:
+    """The dates that have a partition, oldest first, within [since, until] (both inclusive)."""
+    store = store or DataStore.from_settings(settings)
+    days = []
+    for key in store.keys(RAW):
+        folder, _, name = key.removeprefix(f"{RAW}/").partition("/")
         try:
-            day = date.fromisoformat(path.parent.name.removeprefix("date="))
+            day = date.fromisoformat(folder.removeprefix("date="))
         except ValueError:
-            log.warning("ignoring %s: not a date=YYYY-MM-DD partition", path.parent)
+            day = None
+        if day is None or name != PARTITION_FILE or not folder.startswith("date="):
+            log.warning("ignoring %s: not a date=YYYY-MM-DD partition", store.url(key))
             continue
-        if until is None or day <= until:
-            dated.append((day, path))
-    if not dated:
-        log.warning("no raw partitions under %s (until %s)", settings.raw_dir, until)
+        if (since is None or day >= since) and (until is None or day <= until):
+            days.append(day)
+    return sorted(days)
+
+
+def read_all_partitions(
+    settings: Settings,
+    until: date | None = None,
+    since: date | None = None,
+    store: DataStore | None = None,
+) -> pd.DataFrame:
+    """Every partition in [since, until] (inclusive), one row per id, the latest date's version."""
+    store = store or DataStore.from_settings(settings)
+    days = partition_dates(settings, since, until, store)
+    if not days:
+        log.warning("no raw partitions in %s (since %s, until %s)", store.url(RAW), since, until)
         return records_to_frame([])
-    frames = [_to_frame(pq.read_table(path, schema=RAW_ARROW_SCHEMA)) for _, path in sorted(dated)]
-    movies = pd.concat(frames, ignore_index=True)
+    tables = store.get_parquets([partition_key(d) for d in days], RAW_ARROW_SCHEMA)
+    movies = pd.concat([_to_frame(t) for t in tables], ignore_index=True)
     movies = movies.drop_duplicates("id", keep="last").reset_index(drop=True)
-    log.info("%d partitions, %d distinct movies", len(dated), len(movies))
+    log.info("%d partitions, %d distinct movies", len(days), len(movies))
     return movies
 
 

@@ -26,7 +26,7 @@ from moviescore.config import Settings
 from moviescore.ingest.partitions import iso_day
 from moviescore.ingest.raw_movie import LIST_FIELDS, RAW_COLUMNS, TEXT_FIELDS
 from moviescore.ingest.tmdb_details import OPTIONAL_LIST_FIELDS, PARSE_ERRORS, with_dtypes
-from moviescore.storage import atomic_write
+from moviescore.storage import DataStore, atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -182,26 +182,43 @@ def validate_raw(df: pd.DataFrame, max_rejected_share: float = 0.2) -> Validatio
     return report
 
 
-def write_rejected(report: ValidationReport, date: date | str, settings: Settings) -> Path | None:
-    """DATA_DIR/rejected/date=D.csv with every rejected row and its reason (atomic); None and no
-    file when nothing was rejected, so a clean re-run removes the stale report of a bad one."""
-    return write_rejected_rows(report, settings.rejected_dir / f"date={iso_day(date)}.csv")
+def rejected_key(date: date | str) -> str:
+    return f"rejected/date={iso_day(date)}.csv"
 
 
-def write_rejected_rows(report: ValidationReport, path: Path) -> Path | None:
-    """`path` with every rejected row and its reason (atomic); None, and `path` removed, when
-    nothing was rejected."""
-    if report.rejected.empty:
-        path.unlink(missing_ok=True)
-        return None
+def _rejected_csv(report: ValidationReport) -> bytes:
     out = report.rejected.copy()
     for name in LIST_FIELDS:  # lists as JSON; raw unparseable text stays exactly as it came
         out[name] = [
             v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, default=str)
             for v in out[name]
         ]
-    atomic_write(path, lambda tmp: out.to_csv(tmp, index=False, encoding="utf-8"))
-    log.warning("%d rejected rows written to %s", len(out), path)
+    return out.to_csv(index=False).encode("utf-8")
+
+
+def write_rejected(report: ValidationReport, date: date | str, settings: Settings) -> str | None:
+    """The data store's rejected/date=D.csv with every rejected row and its reason (one PUT);
+    its key. None and no object when nothing was rejected, so a clean re-run removes the stale
+    report of a bad one."""
+    store = DataStore.from_settings(settings)
+    key = rejected_key(date)
+    if report.rejected.empty:
+        store.delete(key)
+        return None
+    store.put_bytes(key, _rejected_csv(report))
+    log.warning("%d rejected rows written to %s", len(report.rejected), store.url(key))
+    return key
+
+
+def write_rejected_rows(report: ValidationReport, path: Path) -> Path | None:
+    """`path` (a local file: batch prediction's report) with every rejected row and its reason
+    (atomic); None, and `path` removed, when nothing was rejected."""
+    if report.rejected.empty:
+        path.unlink(missing_ok=True)
+        return None
+    blob = _rejected_csv(report)
+    atomic_write(path, lambda tmp: tmp.write_bytes(blob))
+    log.warning("%d rejected rows written to %s", len(report.rejected), path)
     return path
 
 

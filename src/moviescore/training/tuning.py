@@ -23,9 +23,9 @@ import numpy as np
 import optuna
 import pandas as pd
 
-from moviescore.ingest.partitions import atomic_write
 from moviescore.ingest.raw_movie import LABEL
 from moviescore.serving.scoring import clamp
+from moviescore.storage import atomic_write
 from moviescore.training.backtest import (
     N_ORIGINS,
     Fold,
