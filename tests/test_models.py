@@ -3,13 +3,11 @@ reruns equal; importing the specs loads no model library."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
 from moviescore.training.specs import CANDIDATES, SEED, spec, spec_for
+from tests.helpers.processes import modules_loaded_by
 
 
 @pytest.fixture(scope="module")
@@ -97,12 +95,5 @@ def test_default_forest_stays_small_for_one_row_serving(data: tuple) -> None:
 
 
 def test_importing_the_specs_loads_no_model_library() -> None:
-    probe = (
-        "import sys, moviescore.training.specs as s; assert s.CANDIDATES; "
-        "print(','.join(m for m in ('numpy', 'xgboost', 'lightgbm', 'sklearn', 'onnx') "
-        "if m in sys.modules))"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
-    )
-    assert out.stdout.strip() == "", out.stdout
+    heavy = ("numpy", "xgboost", "lightgbm", "sklearn", "onnx")
+    assert modules_loaded_by("moviescore.training.specs", heavy) == []

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
@@ -14,6 +11,7 @@ from moviescore.training.candidates import train_candidate
 from moviescore.training.features import sentiment
 from moviescore.training.specs import CANDIDATES
 from tests.helpers.movies import learnable_splits
+from tests.helpers.processes import modules_loaded_by
 
 
 @pytest.fixture(scope="module")
@@ -42,12 +40,6 @@ def test_ratings_are_clamped_to_the_scale(splits: Splits) -> None:
 
 def test_training_and_the_steps_never_load_onnx() -> None:
     """ONNX is the API's concern (the `serve` extra): training imports run without it."""
-    probe = (
-        "import sys, moviescore.training.candidates, moviescore.steps; "
-        "print(','.join(m for m in ('onnx', 'onnxruntime', 'onnxmltools', 'skl2onnx', 'xgboost', "
-        "'lightgbm') if m in sys.modules))"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
-    )
-    assert out.stdout.strip() == "", out.stdout
+    serving_only = ("onnx", "onnxruntime", "onnxmltools", "skl2onnx", "xgboost", "lightgbm")
+    imports = "moviescore.training.candidates, moviescore.steps"
+    assert modules_loaded_by(imports, serving_only) == []

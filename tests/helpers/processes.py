@@ -148,3 +148,15 @@ def running(
         yield proc
     finally:
         stop_pid(proc, group=group)
+
+
+def modules_loaded_by(imports: str, modules: tuple[str, ...]) -> list[str]:
+    """Which of `modules` a fresh interpreter has loaded after `import <imports>`."""
+    import subprocess
+    import sys
+
+    probe = f"import sys, {imports}; print(','.join(m for m in {modules!r} if m in sys.modules))"
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    return [m for m in out.stdout.strip().split(",") if m]

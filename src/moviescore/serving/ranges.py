@@ -58,19 +58,15 @@ class Warner:
         budget, runtime = movie.get("budget"), movie.get("runtime")
         if not budget:
             out.append("No budget given: the model treats it as unknown.")
-        elif self.budget and not self.budget[0] <= budget <= self.budget[1]:
-            low, high = self.budget
+        elif outside := _outside(budget, self.budget, money):
             out.append(
-                f"Budget {money(budget)} is outside the budgets the model learned from "
-                f"({money(low)} to {money(high)}): it is rated like the nearest of those."
+                f"Budget {outside[0]} is outside the budgets the model learned from {outside[1]}"
             )
         if runtime is None:
             out.append("No runtime given: the model treats it as unknown.")
-        elif self.runtime and not self.runtime[0] <= runtime <= self.runtime[1]:
-            low, high = self.runtime
+        elif outside := _outside(runtime, self.runtime, lambda v: f"{v:g} min"):
             out.append(
-                f"Runtime {runtime:g} min is outside the runtimes the model learned from "
-                f"({low:g} to {high:g} min): it is rated like the nearest of those."
+                f"Runtime {outside[0]} is outside the runtimes the model learned from {outside[1]}"
             )
         year = int(str(movie.get("release_date"))[:4])
         if self.newest_year is not None and year > self.newest_year + YEARS_PAST_NEWEST:
@@ -103,3 +99,11 @@ class Warner:
             f"{unknown} of {n} keywords {'is' if unknown == 1 else 'are'} unknown to the model "
             "and carry no signal."
         ]
+
+
+def _outside(value: float, span: Any, text: Any) -> tuple[str, str] | None:
+    """(the value, "(low to high): …") as a warning says them, when `value` is outside `span`."""
+    if not span or span[0] <= value <= span[1]:
+        return None
+    low, high = span
+    return text(value), f"({text(low)} to {text(high)}): it is rated like the nearest of those."
