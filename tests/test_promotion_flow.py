@@ -25,11 +25,12 @@ from moviescore.steps import (
     run_all,
     train_step,
 )
+from moviescore.storage import DataStore
 from moviescore.training.candidates import evaluate
 from moviescore.training.features import make_pipeline
 from moviescore.training.specs import CANDIDATES, spec
 from tests.helpers.live import REPO
-from tests.test_registry_cas import assert_chain
+from tests.helpers.registry import assert_chain
 
 pytestmark = pytest.mark.integration
 
@@ -46,7 +47,7 @@ def test_the_champion_is_judged_by_its_recipe_not_by_an_artifact_that_saw_the_te
     ds = "2026-11-22"
     collect_step(ds, "snapshot", str(snapshot(tmdb_5000_zip, tmp_path, 1200)))
     data = preprocess_step(ds)
-    splits = load_splits(data["dataset"])
+    splits = load_splits(data["dataset"], DataStore.from_settings(s3_settings))
     # A champion whose artifact learned every row of today's split, test rows included: a
     # memorising forest. Re-scored as an artifact it would look unbeatable.
     recipe = {"n_estimators": 40, "max_depth": None, "max_leaf_nodes": None,

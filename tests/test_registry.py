@@ -11,9 +11,6 @@ from typing import Any
 import joblib
 import numpy as np
 import pytest
-from sklearn.dummy import DummyRegressor
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
 
 from moviescore.config import Settings, get_settings
 from moviescore.records import RecordError
@@ -28,39 +25,12 @@ from moviescore.registry.store import (
     VersionNotFound,
 )
 from tests.helpers.processes import free_port
-
-X = np.arange(12, dtype=float).reshape(6, 2)
-KEY = "correct horse battery staple"
-
-
-def tiny_pipeline(constant: float) -> Pipeline:
-    y = np.full(len(X), constant)
-    return Pipeline([("scale", StandardScaler()), ("model", DummyRegressor())]).fit(X, y)
-
-
-def manifest_for(name: str, test_rmse: float = 0.8) -> dict[str, Any]:
-    return {
-        "model_name": name,
-        "params": {"n_estimators": np.int64(200)},  # numpy values must survive as plain JSON
-        "metrics": {"test_rmse": np.float64(test_rmse), "rmse_gap": 0.1},
-        "feature_schema": ["runtime", "budget"],
-        "data_fingerprint": "abc123",
-        "wandb_run_id": None,
-    }
+from tests.helpers.registry import KEY, X, manifest_for, raw_json, raw_put, tiny_pipeline
 
 
 @pytest.fixture
 def registry(s3_settings: Settings) -> Registry:
     return Registry.from_settings(s3_settings)
-
-
-def raw_put(registry: Registry, key: str, body: bytes) -> None:
-    registry.client.put_object(Bucket=registry.bucket, Key=key, Body=body)
-
-
-def raw_json(registry: Registry, key: str) -> dict[str, Any]:
-    body = registry.client.get_object(Bucket=registry.bucket, Key=key)["Body"].read()
-    return dict(json.loads(body))
 
 
 def test_publish_champion_load_round_trip(registry: Registry) -> None:

@@ -17,27 +17,12 @@ from moviescore.registry.store import (
     PointerRefused,
     Registry,
 )
-from tests.test_registry import KEY, manifest_for, raw_json, raw_put, tiny_pipeline
+from tests.helpers.registry import KEY, assert_chain, manifest_for, raw_json, raw_put, tiny_pipeline
 
 
 @pytest.fixture
 def registry(s3_settings: Settings) -> Registry:
     return Registry.from_settings(s3_settings)
-
-
-def assert_chain(registry: Registry) -> list[str]:
-    """The history is a chain ending at the pointer: sequences 1..n, each entry's previous
-    version the entry before it. Returns the versions, oldest first."""
-    entries = list(reversed(registry.history()))
-    assert [e.sequence for e in entries] == list(range(1, len(entries) + 1))
-    previous = None
-    for entry in entries:
-        assert entry.previous_version == previous, entry
-        previous = entry.version
-    pointer = registry.champion()
-    assert pointer is not None and pointer.version == previous
-    assert pointer.sequence == len(entries)
-    return [e.version for e in entries]
 
 
 def test_the_bucket_refuses_a_stale_conditional_put(registry: Registry) -> None:

@@ -262,25 +262,33 @@ def models_list() -> None:
     from moviescore.records import Metrics
     from moviescore.registry.store import Registry
 
-    table = Table()
-    table.add_column("")
-    table.add_column("version", no_wrap=True)  # YYYYmmdd-HHMMSS-model-id: also when it was made
-    for column in ("model", "learned", "test RMSE", "gap", "problem"):
-        table.add_column(column, overflow="fold")
     registry = Registry.from_settings()
     _warn_bad_pointer(registry)
+    rows = []
     for listed in registry.list_versions():
         manifest = listed.manifest
         metrics = manifest.metrics if manifest else Metrics()
-        table.add_row(
-            "*" if listed.champion else "",
-            listed.version,
-            manifest.model_name if manifest else "?",
-            _learned_from(manifest),
-            f"{metrics.get('test_rmse', float('nan')):.3f}",
-            f"{metrics.get('rmse_gap', float('nan')):.3f}",
-            listed.error or "",  # e.g. a bundle that fails its signature check
+        rows.append(
+            [
+                "*" if listed.champion else "",
+                listed.version,
+                manifest.model_name if manifest else "?",
+                _learned_from(manifest),
+                f"{metrics.get('test_rmse', float('nan')):.3f}",
+                f"{metrics.get('rmse_gap', float('nan')):.3f}",
+                listed.error or "",  # e.g. a bundle that fails its signature check
+            ]
         )
+    problems = any(row[-1] for row in rows)  # the column only when some version has one
+    table = Table()
+    table.add_column("")
+    table.add_column("version", no_wrap=True)  # YYYYmmdd-HHMMSS-model-id: also when it was made
+    table.add_column("model", overflow="fold")
+    table.add_column("learned", no_wrap=True)
+    for column in ("test RMSE", "gap", *(("problem",) if problems else ())):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*(row if problems else row[:-1]))
     console.print(table)
 
 

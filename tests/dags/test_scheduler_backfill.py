@@ -27,7 +27,7 @@ import pandas as pd
 import pytest
 
 from tests.helpers.processes import free_port, wait_http
-from tests.test_registry_cas import assert_chain
+from tests.helpers.registry import assert_chain
 
 pytestmark = pytest.mark.integration
 

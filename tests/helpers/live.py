@@ -39,10 +39,24 @@ def manifest_for(pipeline: Pipeline, model_name: str = "xgboost") -> Manifest:
 
 
 def promote(registry: Any, seed: int = 0, model_name: str = "xgboost") -> str:
-    """Publish a freshly fitted model and make it the champion; its version id."""
+    """Publish a freshly fitted model as the pipeline does (interval calibration, training
+    ranges, comparables index) and make it the champion; its version id."""
+    import pandas as pd
+
+    from moviescore.serving.calibration import calibrate
+    from moviescore.serving.comparables import comparables_files
+    from moviescore.serving.ranges import training_ranges
+
     pipeline = fit_pipeline(seed)
-    manifest = manifest_for(pipeline, model_name)
-    version: str = registry.publish(pipeline, manifest)
+    records, ratings = learnable_records(seed=seed)
+    rows = pd.DataFrame(records).assign(vote_average=ratings)
+    manifest = manifest_for(pipeline, model_name).model_copy(
+        update={
+            "calibration": calibrate(ratings, pipeline.predict(records)),
+            "training_ranges": training_ranges(rows),
+        }
+    )
+    version: str = registry.publish(pipeline, manifest, extra_files=comparables_files(rows))
     decision = PromotionRecord(
         promoted=True,
         reason=f"test promotion of seed {seed}",

@@ -55,9 +55,11 @@ def one_line_error(done: subprocess.CompletedProcess[str], *words: str) -> str:
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    drop = ("TMDB_", "WANDB_", "AWS_", "S3_", "MODEL_")
+    drop = ("TMDB_", "WANDB_", "AWS_", "S3_", "MODEL_", "DATA_STORE")
     clean = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
-    return clean | {"DATA_DIR": str(tmp_path / "data"), "WANDB_MODE": "disabled"}
+    # these probes read what collect wrote as files: the data store on local disk
+    env = {"DATA_DIR": str(tmp_path / "data"), "DATA_STORE": "local", "WANDB_MODE": "disabled"}
+    return clean | env
 
 
 @dataclass
