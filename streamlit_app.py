@@ -190,7 +190,7 @@ def show_answer(payload: dict[str, Any], answer: dict[str, Any]) -> None:
         table(
             similar,
             column_config={
-                "title": st.column_config.TextColumn(width="large"),
+                "title": st.column_config.TextColumn(width="medium"),
                 "year": st.column_config.NumberColumn(format="%d"),
                 "real rating": st.column_config.NumberColumn(format="%.1f"),
             },
