@@ -24,7 +24,7 @@ import pandas as pd
 import pyarrow as pa
 
 from moviescore.config import ConfigurationError, Settings, get_settings
-from moviescore.ingest.partitions import SPLITS
+from moviescore.ingest.partitions import SPLITS, Splits
 from moviescore.records import CandidateSummary, DatasetSummary, parse
 from moviescore.storage import DataStore, write_json
 
@@ -212,7 +212,6 @@ def read_dataset_summary(folder: str, store: DataStore) -> DatasetSummary:
 
 def load_splits(folder: str, store: DataStore) -> Any:
     """The train/val/test frames of the dataset in the store folder `folder`."""
-    from moviescore.ingest.partitions import Splits
 
     keys = [f"{folder}/{name}.parquet" for name in SPLITS]
     return Splits(*(table.to_pandas() for table in store.get_parquets(keys)))
@@ -232,12 +231,12 @@ def train_step(ds: str, model_name: str) -> dict[str, Any]:
     store = DataStore.from_settings(settings)
     ds = resolve_ds(ds)
     run_id = run_id_for(ds)
-    splits = load_splits(dataset_key(ds), store)
+    # W&B logs files of this machine: the splits are fetched once, into the local cache
+    local = [store.local_path(f"{dataset_key(ds)}/{name}.parquet") for name in SPLITS]
+    splits = Splits(*(pd.read_parquet(path) for path in local))
     data = read_dataset_summary(dataset_key(ds), store)
     result = train_candidate(model_name, splits)
     model_key = store.put_joblib(candidate_key(run_id, model_name, MODEL_FILE), result.pipeline)
-    # W&B logs files of this machine: the splits, fetched from the store into the local cache
-    local = [store.local_path(f"{dataset_key(ds)}/{name}.parquet") for name in SPLITS]
     tracked = log_candidate(
         model_name=model_name,
         params=result.params,
@@ -247,7 +246,7 @@ def train_step(ds: str, model_name: str) -> dict[str, Any]:
         test_movies=splits.test,
         test_true=result.test_true.tolist(),
         test_pred=result.test_pred.tolist(),
-        model_path=store.local_path(model_key),  # W&B logs a file of this machine
+        model_path=store.written_path(model_key),  # the copy put_joblib just left here
         dataset=data.model_copy(update={"dataset": str(local[0].parent)}),
         group=run_id,
         settings=settings,

@@ -180,6 +180,10 @@ class DataStore:
             return path
         return self._keep_copy(key, self.get_bytes(key))
 
+    def written_path(self, key: str) -> Path:
+        """The local file `put_bytes` of this process left for `key` (no GET): what W&B logs."""
+        return Path(self._path(key)) if self.cache_dir is None else self.cache_dir / key
+
     def _keep_copy(self, key: str, data: bytes) -> Path:
         assert self.cache_dir is not None
         return atomic_write(self.cache_dir / key, lambda tmp: tmp.write_bytes(data))

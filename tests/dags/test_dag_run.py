@@ -40,6 +40,18 @@ def _airflow(args: list[str], env: dict[str, str], timeout: float) -> subprocess
     )
 
 
+def _dags_test(conf: str, env: dict[str, str], home: Path) -> dict[str, Any]:
+    """One `airflow dags test` of DS: its exit code, time, output and the task instances."""
+    started = time.monotonic()
+    run = _airflow(["dags", "test", "tmdb_score_pipeline", DS, "--conf", conf], env, 300)
+    return {
+        "returncode": run.returncode,
+        "seconds": time.monotonic() - started,
+        "log": run.stdout + run.stderr,
+        "tis": _task_instances(home),
+    }
+
+
 def _task_instances(home: Path) -> list[tuple[str, int, str | None, int]]:
     """(task_id, map_index, state, try_number) of every task instance in the metadata DB."""
     with sqlite3.connect(f"file:{home / 'airflow.db'}?mode=ro", uri=True, timeout=10) as db:
@@ -88,14 +100,7 @@ def scenario(
     assert migrated.returncode == 0, migrated.stderr[-3000:]
 
     conf = json.dumps({"snapshot": str(snapshot)})  # a snapshot alone: source=snapshot
-    started = time.monotonic()
-    missing = _airflow(["dags", "test", "tmdb_score_pipeline", DS, "--conf", conf], env, 300)
-    failed = {
-        "returncode": missing.returncode,
-        "seconds": time.monotonic() - started,
-        "log": missing.stdout + missing.stderr,
-        "tis": _task_instances(home),
-    }
+    failed = _dags_test(conf, env, home)
     snapshot.parent.mkdir()
     shutil.copy(staged, snapshot)
     command = [AIRFLOW, "dags", "test", "tmdb_score_pipeline", DS, "--conf", conf]
@@ -118,14 +123,7 @@ def scenario(
         "partitions": _keys(client, bucket, "data/raw/"),
     }
 
-    started = time.monotonic()
-    rerun = _airflow(["dags", "test", "tmdb_score_pipeline", DS, "--conf", conf], env, 300)
-    second = {
-        "returncode": rerun.returncode,
-        "seconds": time.monotonic() - started,
-        "log": rerun.stdout + rerun.stderr,
-        "tis": _task_instances(home),
-    }
+    second = _dags_test(conf, env, home)
     yield {
         "failed": failed,
         "first": first,
