@@ -72,14 +72,16 @@ def create_app(
     app.state.manager = manager
     app.state.metrics = metrics
     app.add_exception_handler(RequestValidationError, validation_error)
+    docs_routes = list(app.router.routes)  # /openapi.json, /docs, /redoc and their assets
     app.include_router(predict.router)
     app.include_router(models.router)
     app.include_router(health.router)
+    # A request is matched against the routes in order: the API's first, the docs' pages after.
+    app.router.routes[:] = [r for r in app.router.routes if r not in docs_routes] + docs_routes
     # Last added runs first: metrics see every request, including the ones refused for size.
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=max_body_bytes,
-        timeout=settings.request_body_timeout_seconds,
     )
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app

@@ -7,7 +7,9 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from app.json_body import StrictJSONRoute
 from app.model_manager import ServedModel
@@ -80,11 +82,33 @@ def _json(payload: dict[str, Any]) -> Response:
     return Response(_ENCODER.encode(payload), media_type="application/json")
 
 
-EXPLAIN = Query(
-    False,
-    description="also answer `explanation` (how each group of inputs moved the rating) and "
+# `?explain=` is read by `_explain` rather than declared as a Query parameter: FastAPI's
+# per-request handling of one declared query parameter cost as much as the model's prediction
+# (docs/BENCHMARKS.md). It is documented here and parsed by the same pydantic bool rules.
+EXPLAIN_PARAMETER = {
+    "name": "explain",
+    "in": "query",
+    "required": False,
+    "schema": {"type": "boolean", "default": False, "title": "Explain"},
+    "description": "also answer `explanation` (how each group of inputs moved the rating) and "
     "`comparables` (the 5 most similar films the model learned from)",
-)
+}
+_BOOL = TypeAdapter(bool)
+
+
+def _explain(request: Request) -> bool:
+    """The `explain` query flag: the last value given wins, as for a declared parameter, and a
+    value that is not a bool ("maybe") is the same 422 a declared one would be."""
+    if not request.scope["query_string"]:  # the common case costs one lookup
+        return False
+    values = request.query_params.getlist("explain")
+    if not values:
+        return False
+    try:
+        return _BOOL.validate_python(values[-1])
+    except ValidationError as exc:
+        errors = [{**e, "loc": ("query", "explain")} for e in exc.errors(include_url=False)]
+        raise RequestValidationError(errors) from None
 
 
 @router.post(
@@ -92,10 +116,11 @@ EXPLAIN = Query(
     response_model=Prediction,
     summary="Predict one film's rating, with its interval and warnings",
     responses=PREDICT_RESPONSES,
+    openapi_extra={"parameters": [EXPLAIN_PARAMETER]},
 )
-async def predict(movie: MovieIn, request: Request, explain: bool = EXPLAIN) -> Response:
+async def predict(movie: MovieIn, request: Request) -> Response:
     # async on purpose: the work is less CPU than a hop through the thread pool costs.
-    return _json(_predict(request, [movie], explain)[1][0])
+    return _json(_predict(request, [movie], _explain(request))[1][0])
 
 
 @router.post(
@@ -103,8 +128,9 @@ async def predict(movie: MovieIn, request: Request, explain: bool = EXPLAIN) -> 
     response_model=BatchPrediction,
     summary="Predict up to 1,000 films in one call",
     responses=BATCH_RESPONSES,
+    openapi_extra={"parameters": [EXPLAIN_PARAMETER]},
 )
-def predict_batch(batch: BatchIn, request: Request, explain: bool = EXPLAIN) -> Response:
+def predict_batch(batch: BatchIn, request: Request) -> Response:
     # sync: up to 1000 rows is enough CPU to keep it off the event loop (runs in the thread pool).
-    served, predictions = _predict(request, batch.movies, explain)
+    served, predictions = _predict(request, batch.movies, _explain(request))
     return _json(served.identity | {"predictions": predictions})

@@ -196,11 +196,18 @@ def test_an_unfinished_request_head_is_cut_off_with_408(served_api: ServedAPI) -
     assert len(results) == 2
 
 
-def test_a_slow_body_times_out_with_408(served_api: ServedAPI) -> None:
+SLOW_BODIES = {
+    "declared length": b"Content-Length: 1000\r\n\r\n{\"title\": ",
+    "chunked": b"Transfer-Encoding: chunked\r\n\r\na\r\n{\"title\": \r\n",
+}
+
+
+@pytest.mark.parametrize("framing", SLOW_BODIES)
+def test_a_slow_body_times_out_with_408(served_api: ServedAPI, framing: str) -> None:
     host, port = served_api.url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=BODY_TIMEOUT_SECONDS + 10) as sock:
         sock.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                     b"Content-Length: 1000\r\n\r\n{\"title\": ")  # fmt: skip
+                     + SLOW_BODIES[framing])  # fmt: skip
         began = time.monotonic()
         answer = b""
         while not answer.endswith(b"}"):
@@ -255,3 +262,21 @@ def test_long_overviews_do_not_fill_the_sentiment_cache(served_api: ServedAPI) -
         batch()
     growth_mib = (_rss(served_api.pid) - start) / 2**20
     assert growth_mib < 4, growth_mib
+
+
+def test_a_refused_body_that_never_comes_does_not_hold_the_connection(
+    served_api: ServedAPI,
+) -> None:
+    """A declared 1 GB body is refused (413) before it is read; a client that then sends
+    nothing is cut off after the body time limit instead of holding its connection."""
+    host, port = served_api.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=BODY_TIMEOUT_SECONDS + 10) as sock:
+        sock.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 1000000000\r\n\r\n{")  # fmt: skip
+        began, answer = time.monotonic(), b""
+        while data := sock.recv(65536):
+            answer += data
+        waited = time.monotonic() - began
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+    assert answer.count(b"HTTP/1.1") == 1  # no second answer on the same request
+    assert waited < BODY_TIMEOUT_SECONDS + 3, waited

@@ -237,6 +237,28 @@ def test_explain_answers_groups_that_add_up_and_comparables(
     assert batch.json()["predictions"][1]["explanation"] == explanation
 
 
+@pytest.mark.parametrize(
+    ("query", "explained"),
+    [("", False), ("?explain=1", True), ("?explain=off", False), ("?Explain=true", False),
+     ("?explain=true&explain=no", False), ("?other=1", False)],
+)  # fmt: skip
+def test_explain_flag_reads_as_a_declared_bool_would(
+    full_client: TestClient, query: str, explained: bool
+) -> None:
+    body = full_client.post(f"/predict{query}", json=movie()).json()
+    assert ("explanation" in body) is explained
+
+
+def test_explain_flag_that_is_no_bool_is_a_422_and_is_documented(full_client: TestClient) -> None:
+    refused = full_client.post("/predict/batch?explain=maybe", json={"movies": [movie()]})
+    assert refused.status_code == 422
+    assert refused.json()["detail"][0]["loc"] == ["query", "explain"]
+    paths = full_client.get("/openapi.json").json()["paths"]
+    for path in ("/predict", "/predict/batch"):
+        (param,) = paths[path]["post"]["parameters"]
+        assert param["name"] == "explain" and param["schema"]["type"] == "boolean"
+
+
 def test_an_older_bundle_still_explains_without_comparables(client: TestClient) -> None:
     body = client.post("/predict?explain=true", json=movie()).json()
     assert body["explanation"]["contributions"]
