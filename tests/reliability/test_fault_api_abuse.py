@@ -197,8 +197,8 @@ def test_an_unfinished_request_head_is_cut_off_with_408(served_api: ServedAPI) -
 
 
 SLOW_BODIES = {
-    "declared length": b"Content-Length: 1000\r\n\r\n{\"title\": ",
-    "chunked": b"Transfer-Encoding: chunked\r\n\r\na\r\n{\"title\": \r\n",
+    "declared length": b'Content-Length: 1000\r\n\r\n{"title": ',
+    "chunked": b'Transfer-Encoding: chunked\r\n\r\na\r\n{"title": \r\n',
 }
 
 
