@@ -12,15 +12,19 @@ message only: at most MAX_ERRORS of them, no input echoed.
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
 from collections.abc import Callable, Coroutine
-from typing import Any, NoReturn
+from dataclasses import dataclass
+from typing import Any, NoReturn, cast
 
 from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from pydantic import BaseModel, ValidationError
+from starlette.concurrency import run_in_threadpool
 
 MAX_KEYS = 64  # per object; the widest the API accepts (a movie) has 13 fields
 MAX_ERRORS = 20  # a batch of 1000 broken movies is told about its first 20 problems
@@ -95,16 +99,81 @@ class StrictJSONRequest(Request):
         return self._json
 
 
+_JSON_TYPES = (b"application/json",)
+
+
+def _declares_json(request: Request) -> bool:
+    """Content-Type application/json (any parameters) or application/*+json."""
+    for name, value in request.scope["headers"]:
+        if name == b"content-type":
+            media = value.split(b";", 1)[0].strip().lower()
+            return media in _JSON_TYPES or (
+                media.startswith(b"application/") and media.endswith(b"+json")
+            )
+    return False
+
+
 class StrictJSONRoute(APIRoute):
-    """An APIRoute whose JSON body goes through `parse_json` (FastAPI's documented hook)."""
+    """An APIRoute whose JSON body goes through `parse_json` (FastAPI's documented hook).
+
+    An endpoint `f(<body model>, request: Request) -> Response` also gets a direct path: a
+    JSON body that parses and validates goes straight to it. FastAPI's general request handler
+    (dependency solving, content-type parsing, exit stacks) cost more per request than scoring
+    a movie does (docs/BENCHMARKS.md). Anything else (no body, another content type, bad JSON,
+    a failed validation) takes FastAPI's own handler, so every refusal is exactly FastAPI's.
+    """
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        direct = self._direct_endpoint()
 
         async def strict_handler(request: Request) -> Response:
-            return await handler(StrictJSONRequest(request.scope, request.receive))
+            strict = StrictJSONRequest(request.scope, request.receive)
+            if direct is not None and _declares_json(strict):
+                try:
+                    body = direct.model.model_validate(await strict.json())
+                except (json.JSONDecodeError, ValidationError):
+                    pass  # the cached body and parse are reused by FastAPI's handler
+                else:
+                    return await direct(body, strict)
+            return await handler(strict)
 
         return strict_handler
+
+    def _direct_endpoint(self) -> _DirectEndpoint | None:
+        dependant = self.dependant
+        others = (dependant.path_params, dependant.query_params, dependant.header_params)
+        if (
+            len(dependant.body_params) != 1
+            or any(others)
+            or dependant.cookie_params
+            or dependant.dependencies
+            or dependant.request_param_name is None
+            or inspect.signature(self.endpoint).return_annotation not in (Response, "Response")
+        ):
+            return None
+        model = dependant.body_params[0].field_info.annotation
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return None
+        return _DirectEndpoint(
+            self.endpoint, model, dependant.body_params[0].name, dependant.request_param_name
+        )
+
+
+@dataclass(frozen=True)
+class _DirectEndpoint:
+    """An endpoint called with its validated body and the request, by parameter name."""
+
+    endpoint: Callable[..., Any]
+    model: type[BaseModel]
+    body_name: str
+    request_name: str
+
+    async def __call__(self, body: BaseModel, request: Request) -> Response:
+        kwargs = {self.body_name: body, self.request_name: request}
+        if inspect.iscoroutinefunction(self.endpoint):
+            return cast(Response, await self.endpoint(**kwargs))
+        return cast(Response, await run_in_threadpool(self.endpoint, **kwargs))
 
 
 def _short(part: Any) -> str | int:
