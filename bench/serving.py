@@ -35,7 +35,7 @@ from bench import profile
 from bench.report import Target, machine_note, save_results, table, write_section
 from bench.rss import PeakRss
 from bench.stack import ROOT, request_movies, serving_stack
-from moviescore.training.features import _cached_sentiment
+from moviescore.training.features import _cached_text_stats
 from tests.helpers.processes import free_port, running
 
 LUA = Path(__file__).with_name("wrk_post.lua")
@@ -327,7 +327,7 @@ THROUGHPUT_HOW = (
 
 def _distinct_note(out: dict[str, Any]) -> str:
     api, bare = out["distinct"]["predict"], out["distinct"]["bare"]
-    cached = _cached_sentiment.cache_info().maxsize or 0  # the features module's lru_cache
+    cached = _cached_text_stats.cache_info().maxsize or 0  # the features module's lru_cache
     cold = "every one" if api["requests"] <= DISTINCT_BODIES else f"the first {DISTINCT_BODIES:,}"
     shares = ", ".join(
         f"{a / b:.0%}" for a, b in zip(api["rounds_rps"], bare["rounds_rps"], strict=True)

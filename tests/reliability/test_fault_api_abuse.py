@@ -247,9 +247,9 @@ def test_long_overviews_do_not_fill_the_sentiment_cache(served_api: ServedAPI) -
         return " ".join(rng.choice(words) for _ in range(2500))[:10_000]
 
     text = overview()
-    before = features._cached_sentiment.cache_info().currsize
+    before = features._cached_text_stats.cache_info().currsize
     assert features.sentiment(text) == TextBlob(text).sentiment  # same numbers as TextBlob
-    assert features._cached_sentiment.cache_info().currsize == before  # and not kept
+    assert features._cached_text_stats.cache_info().currsize == before  # and not kept
 
     def batch() -> None:
         movies = [MOVIE | {"overview": overview()} for _ in range(150)]  # ~1.5 MB body

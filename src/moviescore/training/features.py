@@ -75,21 +75,28 @@ MASKED_FIELD = "keywords"  # the list field some sources lack entirely
 MAX_CACHED_TEXT_BYTES = 1_200
 
 
-def _sentiment(text: str) -> tuple[float, float]:
+def _text_stats(text: str) -> tuple[int, float, float]:
     polarity, subjectivity = polarity_subjectivity(text)  # = TextBlob(text).sentiment, faster
-    return float(polarity), float(subjectivity)
+    return len(WORD.findall(text)), float(polarity), float(subjectivity)
 
 
-_cached_sentiment = functools.lru_cache(maxsize=65536)(_sentiment)
+# One cache for the overview's word count and sentiment: a repeated text costs one lookup.
+_cached_text_stats = functools.lru_cache(maxsize=65536)(_text_stats)
+
+
+def text_stats(text: object) -> tuple[int, float, float]:
+    """(words, polarity in [-1, 1], subjectivity in [0, 1]) of a text; zeros for empty or
+    missing."""
+    if not isinstance(text, str) or not text.strip():
+        return 0, 0.0, 0.0
+    if sys.getsizeof(text) > MAX_CACHED_TEXT_BYTES:
+        return _text_stats(text)
+    return _cached_text_stats(text)
 
 
 def sentiment(text: object) -> tuple[float, float]:
     """(polarity in [-1, 1], subjectivity in [0, 1]) of a text; (0, 0) for empty or missing."""
-    if not isinstance(text, str) or not text.strip():
-        return 0.0, 0.0
-    if sys.getsizeof(text) > MAX_CACHED_TEXT_BYTES:
-        return _sentiment(text)
-    return _cached_sentiment(text)
+    return text_stats(text)[1:]
 
 
 def _text(value: object) -> str:
@@ -111,7 +118,8 @@ def _items(value: object) -> list[str]:
         return []
     if isinstance(value, str):
         return [value] if value else []
-    if isinstance(value, Iterable):
+    # list and tuple first: the ABC check alone costs more than the rest of this function
+    if isinstance(value, (list, tuple, Iterable)):
         return [str(v) for v in value if v is not None and v == v]
     raise TypeError(f"expected a list of strings, got {type(value).__name__}")
 
@@ -288,14 +296,14 @@ class MovieFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
 
     @staticmethod
     def _base(rec: Mapping[str, Any]) -> list[float]:
-        overview, tagline = _text(rec.get("overview")), _text(rec.get("tagline"))
+        tagline = _text(rec.get("tagline"))
         title, original = _text(rec.get("title")), _text(rec.get("original_title"))
         budget = _positive(rec.get("budget"), "budget")
         released = _date(rec.get("release_date"))
+        countries = rec.get("production_countries")
         nan = math.nan
         return [
-            len(WORD.findall(overview)),
-            *sentiment(overview),
+            *text_stats(rec.get("overview")),
             len(WORD.findall(title)),
             _positive(rec.get("runtime"), "runtime"),
             math.log1p(budget),  # NaN stays NaN: the boosters route missing values themselves
@@ -305,12 +313,12 @@ class MovieFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
             _count(rec.get("genres")),
             _count(rec.get("keywords")),
             _count(rec.get("production_companies")),
-            _count(rec.get("production_countries")),
+            _count(countries),
             _count(rec.get("spoken_languages")),
             float(bool(_text(rec.get("homepage")).strip())),
             float(bool(tagline.strip())),
             float(_text(rec.get("original_language")) == "en"),
-            float("US" in _items(rec.get("production_countries"))),
+            float("US" in _items(countries)),
             float(bool(original) and original != title),
             float(bool(SEQUEL.search(title))),
         ]

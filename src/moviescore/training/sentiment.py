@@ -73,6 +73,9 @@ def _lexicon() -> tuple[dict[str, tuple[float, float, float]], frozenset[str], d
 
 
 _WORDS, _MODIFYING, _EMOTICONS = _lexicon()
+# The words that change the score while no modifier or negation is pending: any other word
+# can only end a pending one, so with none pending it is skipped unread.
+_ACTIVE = frozenset(_WORDS) | _NEGATIONS | frozenset(_EMOTICONS) | {"!", "(!)"}
 
 
 def _split_edges(t: str, tokens: list[str]) -> None:
@@ -104,15 +107,28 @@ def _split_edges(t: str, tokens: list[str]) -> None:
     tokens.extend(reversed(tail))
 
 
+_EDGES: dict[str, tuple[str, ...]] = {}  # token -> what `_split_edges` makes of it
+MAX_EDGES = 100_000  # then it starts over: memory stays bounded whatever the texts
+
+
 def _tokens(text: str) -> list[str]:
-    for a, b in _REPLACE.items():  # literal patterns: re.sub == str.replace
-        text = text.replace(a, b)
-    for a, b in _QUOTES:
-        text = text.replace(a, b)
+    if "'" in text or '"' in text or not text.isascii():  # else no replacement can match
+        for a, b in _REPLACE.items():  # literal patterns: re.sub == str.replace
+            text = text.replace(a, b)
+        for a, b in _QUOTES:
+            text = text.replace(a, b)
     tokens: list[str] = []
     for t in text.split():
         if t[0] in _LEADING or t[-1] in _TRAILING:
-            _split_edges(t, tokens)
+            # Tokens with punctuation repeat ("world.", "(1998)"): each is split once.
+            split = _EDGES.get(t)
+            if split is None:
+                if len(_EDGES) >= MAX_EDGES:
+                    _EDGES.clear()
+                parts: list[str] = []
+                _split_edges(t, parts)
+                split = _EDGES[t] = tuple(parts)
+            tokens += split
         else:
             tokens.append(t)
     return tokens
@@ -134,6 +150,8 @@ def _score(words: Any) -> tuple[float, float]:
     a: list[list[Any]] = []  # [polarity, subjectivity, intensity, negated]
     m = n = None
     for w in words:
+        if m is None and n is None and w not in _ACTIVE:
+            continue
         senses = _WORDS.get(w)
         if senses is not None:
             p, s, i = senses
