@@ -21,7 +21,7 @@ from app.http_protocol import HttpToolsWithHeadLimits
 from app.json_body import validation_error
 from app.metrics import Metrics, MetricsMiddleware
 from app.model_manager import ModelManager
-from app.routes import health, models, predict
+from app.routes import health, models, predict, vocabulary
 from moviescore.config import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -74,6 +74,7 @@ def create_app(
     app.add_exception_handler(RequestValidationError, validation_error)
     app.include_router(predict.router)
     app.include_router(models.router)
+    app.include_router(vocabulary.router)
     app.include_router(health.router)
     # Last added runs first: metrics see every request, including the ones refused for size.
     app.add_middleware(
