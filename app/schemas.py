@@ -416,7 +416,7 @@ BATCH_RESPONSES: dict[int | str, dict[str, Any]] = {
     **ERROR_RESPONSES,
 }
 # GET /model/vocabulary?field=keywords&prefix=space&limit=5 of a model whose features were
-# fitted on the shared TMDB data (4,244 films before 2014).
+# fitted on every labelled film of the shared TMDB data.
 EXAMPLE_VOCABULARY: dict[str, Any] = {
     "model_version": "20261130-120000-lightgbm-a1b2c3",
     "field": "keywords",
