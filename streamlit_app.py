@@ -22,7 +22,7 @@ from moviescore.studio.answer import (
     warnings_of,
     waterfall_frame,
 )
-from moviescore.studio.client import ApiError, api_status, call_api
+from moviescore.studio.client import ApiError, api_status, call_api, vocabulary
 from moviescore.studio.movie_form import (
     MAX_DATE,
     MIN_DATE,
@@ -86,6 +86,38 @@ def cached_status(base_url: str) -> Any:
     return api_status(base_url)
 
 
+@st.cache_data(max_entries=16, show_spinner=False)
+def cached_vocabulary(base_url: str, version: str, field: str) -> list[str]:
+    """Once per served model version (a swap brings a new one); a failure is not cached."""
+    return vocabulary(base_url, field)
+
+
+def suggestions(base_url: str, field: str) -> tuple[list[str] | None, str]:
+    """(the served model's names of `field` to pick from, or None) and why there are none."""
+    status = cached_status(base_url)
+    if not status.version:
+        return None, "No suggestions: the prediction service has no model loaded or is down."
+    try:
+        return cached_vocabulary(base_url, status.version, field), ""
+    except ApiError as exc:
+        return None, f"No suggestions from the prediction service: {exc}"
+
+
+def names_input(base_url: str, key: str, label: str, help: str) -> str:
+    """A picker of the names the model knows, where a new name can be typed too; free text
+    separated by commas when the API cannot list them. The key of the widget drawn."""
+    options, why = suggestions(base_url, FIELDS[key])
+    if options is not None:
+        st.multiselect(
+            label, options, key=key, help=help, accept_new_options=True,
+            placeholder="Pick from the model's most used, or type a new one",
+        )  # fmt: skip
+        return key
+    st.text_input(f"{label} (comma-separated)", key=f"{key}_text", help=help)
+    st.caption(f"{why} Type the names separated by commas.")
+    return f"{key}_text"
+
+
 def sidebar_status(base_url: str) -> None:
     status = cached_status(base_url)
     if status.ready:
@@ -97,7 +129,7 @@ def sidebar_status(base_url: str) -> None:
     st.sidebar.caption(f"API: {base_url}")
 
 
-def movie_form() -> tuple[dict[str, Any] | None, dict[str, Any]]:
+def movie_form(base_url: str) -> tuple[dict[str, Any] | None, dict[str, Any]]:
     """The form; (its values when submitted, else None) and one message slot per field."""
     slots: dict[str, Any] = {}
 
@@ -130,14 +162,13 @@ def movie_form() -> tuple[dict[str, Any] | None, dict[str, Any]]:
         with right:
             st.date_input("Release date", date.today(), MIN_DATE, MAX_DATE, key="release")
             slot("release")
-        st.text_input(
-            "Keywords (comma-separated)",
-            key="keywords",
-            help="TMDB keywords, e.g. 'astronaut, space mission'. Blank = unknown.",
-        )
+        keywords = names_input(
+            base_url, "keywords", "Keywords",
+            "TMDB keywords, e.g. 'astronaut, space mission'. None given = unknown.",
+        )  # fmt: skip
         st.checkbox("The film has no keywords (not: unknown)", key="no_keywords")
         slot("keywords")
-        st.text_input("Production companies (comma-separated)", key="companies")
+        companies = names_input(base_url, "companies", "Production companies", "as TMDB names them")
         slot("companies")
         st.multiselect(
             "Production countries",
@@ -159,8 +190,8 @@ def movie_form() -> tuple[dict[str, Any] | None, dict[str, Any]]:
     values = build_payload(
         title=s.title, overview=s.overview, genres=s.genres, language=s.lang,
         runtime=float(s.runtime), budget_musd=float(s.budget), release_date=s.release,
-        tagline=s.tagline, keywords=s.keywords, no_keywords=s.no_keywords,
-        companies=s.companies, countries=s.countries, spoken_languages=s.spoken,
+        tagline=s.tagline, keywords=s[keywords], no_keywords=s.no_keywords,
+        companies=s[companies], countries=s.countries, spoken_languages=s.spoken,
         homepage=s.homepage,
     )  # fmt: skip
     return values, slots
@@ -240,7 +271,7 @@ def predict_page(base_url: str) -> None:
     st.caption("Describe a film before release; the champion model estimates its TMDB rating.")
     form_col, answer_col = st.columns([5, 6], gap="large")
     with form_col:
-        payload, slots = movie_form()
+        payload, slots = movie_form(base_url)
     with answer_col:
         if payload is not None:
             if not payload["title"]:

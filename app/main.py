@@ -21,7 +21,7 @@ from app.http_protocol import HttpToolsWithHeadLimits
 from app.json_body import validation_error
 from app.metrics import Metrics, MetricsMiddleware
 from app.model_manager import ModelManager
-from app.routes import health, models, predict
+from app.routes import health, models, predict, vocabulary
 from moviescore.config import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -75,6 +75,7 @@ def create_app(
     docs_routes = list(app.router.routes)  # /openapi.json, /docs, /redoc and their assets
     app.include_router(predict.router)
     app.include_router(models.router)
+    app.include_router(vocabulary.router)
     app.include_router(health.router)
     # A request is matched against the routes in order: the API's first, the docs' pages after.
     app.router.routes[:] = [r for r in app.router.routes if r not in docs_routes] + docs_routes

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Protocol
 from moviescore.records import RecordError
 from moviescore.serving.answers import Answers
 from moviescore.serving.scoring import Scorer
+from moviescore.serving.vocabulary import Vocabulary
 
 if TYPE_CHECKING:
     from moviescore.records import ChampionPointer
@@ -69,6 +70,11 @@ class ServedModel:
     def answers(self) -> Answers:
         """Interval, warnings and explanations of this model (built by `serve`, at load)."""
         return Answers(self.bundle, self.scorer)
+
+    @functools.cached_property
+    def vocabulary(self) -> Vocabulary:
+        """The keywords and companies this model knows (built by `serve`, at load)."""
+        return Vocabulary(self.bundle.pipeline[0])
 
     @functools.cached_property
     def identity(self) -> dict[str, str]:
@@ -129,6 +135,7 @@ class ModelManager:
         scorer.check()
         served = ServedModel(bundle, scorer, _now(), source_uri, pointer)
         served.answers  # noqa: B018 - built here, off the request path
+        served.vocabulary  # noqa: B018
         self.served = served
         # The model and the libraries are long-lived: move them out of the GC's sight so a
         # full collection triggered by a big batch scans only request garbage, not the model

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import pycountry
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from moviescore.ingest.raw_movie import RAW_COLUMNS
+from moviescore.serving.vocabulary import MAX_NAME_CHARS, VocabularyField
 
 MAX_BATCH = 1000
 MAX_LIST_ITEMS = 100
@@ -35,7 +36,7 @@ def _iso_text(value: Any) -> Any:
     raise ValueError("must be an ISO date YYYY-MM-DD")
 
 
-Name = Annotated[str, Field(min_length=1, max_length=200)]
+Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME_CHARS)]
 # fail_fast: a list of 150,000 bad items is one error, not 150,000 (the 422 stays small and quick)
 NameList = Annotated[list[Name], Field(max_length=MAX_LIST_ITEMS, fail_fast=True)]
 IsoCode = Annotated[str, Field(min_length=2, max_length=3, pattern=r"^[A-Za-z]{2,3}$")]
@@ -221,6 +222,28 @@ class BatchPrediction(BaseModel):
     predictions: list[Prediction]
 
 
+class VocabularyItem(BaseModel):
+    name: str = Field(description="as the model learned it; send it back as is")
+    films: int | None = Field(
+        description="training films that name it; null for a model published before the "
+        "counts were kept"
+    )
+
+
+class VocabularyOut(BaseModel):
+    """Names the served model knows for one list field, filtered by prefix."""
+
+    model_version: str
+    field: VocabularyField
+    prefix: str
+    order: Literal["films", "name"] = Field(
+        description="'films': most training films first; 'name': alphabetical (a model "
+        "published before the counts were kept knows its names but not how common they are)"
+    )
+    total: int = Field(description="how many known names start with the prefix")
+    items: list[VocabularyItem] = Field(description="at most `limit` of them")
+
+
 class Status(BaseModel):
     status: str
     detail: str | None = None
@@ -391,4 +414,36 @@ BATCH_RESPONSES: dict[int | str, dict[str, Any]] = {
         },
     ),
     **ERROR_RESPONSES,
+}
+# GET /model/vocabulary?field=keywords&prefix=space&limit=5 of a model whose features were
+# fitted on every labelled film of the shared TMDB data.
+EXAMPLE_VOCABULARY: dict[str, Any] = {
+    "model_version": "20261130-120000-lightgbm-a1b2c3",
+    "field": "keywords",
+    "prefix": "space",
+    "order": "films",
+    "total": 22,
+    "items": [
+        {"name": "space marine", "films": 28},
+        {"name": "space", "films": 22},
+        {"name": "space travel", "films": 21},
+        {"name": "space opera", "films": 20},
+        {"name": "spaceship", "films": 16},
+    ],
+}
+VOCABULARY_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: _ok(
+        "The known names that start with the prefix, most training films first", EXAMPLE_VOCABULARY
+    ),
+    422: _error(
+        "An unknown field, or a limit outside 1..200",
+        [
+            {
+                "type": "literal_error",
+                "loc": ["query", "field"],
+                "msg": "Input should be 'keywords' or 'production_companies'",
+            }
+        ],
+    ),
+    503: ERROR_RESPONSES[503],
 }

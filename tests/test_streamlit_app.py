@@ -22,8 +22,9 @@ SCRIPT = str(live.REPO / "streamlit_app.py")
 OVERVIEW = "A brilliant, moving story of an astronaut's last mission."
 
 
-def fill_form(at: AppTest) -> AppTest:
-    """Every field of the form."""
+def fill_form(at: AppTest, suggested: bool = True) -> AppTest:
+    """Every field of the form; keywords and companies picked from the model's names plus a
+    new one typed (or, without `suggested`, typed in the fallback text fields)."""
     at.text_input(key="title").input("The Last Orbit")
     at.text_input(key="tagline").input("Some journeys never end.")
     at.text_area(key="overview").input(OVERVIEW)
@@ -32,8 +33,12 @@ def fill_form(at: AppTest) -> AppTest:
     at.number_input(key="runtime").set_value(128)
     at.number_input(key="budget").set_value(95.0)
     at.date_input(key="release").set_value(date(2027, 5, 14))
-    at.text_input(key="keywords").input("astronaut, space mission")
-    at.text_input(key="companies").input("Orbit Pictures, Lunar Films")
+    if suggested:
+        at.multiselect(key="keywords").set_value(["astronaut", "space mission"])
+        at.multiselect(key="companies").set_value(["Orbit Pictures", "Lunar Films"])
+    else:
+        at.text_input(key="keywords_text").input("astronaut, space mission")
+        at.text_input(key="companies_text").input("Orbit Pictures, Lunar Films")
     at.multiselect(key="countries").set_value(["US", "GB"])
     at.multiselect(key="spoken").set_value(["en", "fr"])
     at.text_input(key="homepage").input("https://example.org/orbit")
@@ -43,8 +48,8 @@ def fill_form(at: AppTest) -> AppTest:
 FILLED = build_payload(
     title="The Last Orbit", overview=OVERVIEW, genres=["Science Fiction", "Drama"],
     language="en", runtime=128.0, budget_musd=95.0, release_date=date(2027, 5, 14),
-    tagline="Some journeys never end.", keywords="astronaut, space mission",
-    companies="Orbit Pictures, Lunar Films", countries=["US", "GB"],
+    tagline="Some journeys never end.", keywords=["astronaut", "space mission"],
+    companies=["Orbit Pictures", "Lunar Films"], countries=["US", "GB"],
     spoken_languages=["en", "fr"], homepage="https://example.org/orbit",
 )  # fmt: skip
 
@@ -67,7 +72,8 @@ def live_api(
     from moviescore.registry.store import Registry
 
     registry = Registry.from_settings(s3_settings)
-    versions = [live.promote(registry, seed=0), live.promote(registry, seed=1)]
+    # films with keywords and companies: the form picks from the served model's names
+    versions = [live.promote(registry, seed=s, named=True) for s in (0, 1)]
     live.write_kept_run(registry, "run-9")  # a newer run that kept the champion
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -123,10 +129,32 @@ def test_predict_page_with_a_live_api(live_api: tuple[str, list[str]]) -> None:
 
 
 @pytest.mark.integration
+def test_keywords_and_companies_are_picked_from_the_served_models_names(
+    live_api: tuple[str, list[str]],
+) -> None:
+    url, versions = live_api
+    at = start()
+    for key, field in (("keywords", "keywords"), ("companies", "production_companies")):
+        known = httpx.get(f"{url}/model/vocabulary", params={"field": field, "limit": 200}).json()
+        assert known["model_version"] == versions[-1]
+        assert at.multiselect(key=key).options == [i["name"] for i in known["items"]]
+    assert at.multiselect(key="keywords").options[0] == "biography"  # most films of seed 1
+    # One suggested name, one typed that the model never saw: both are sent.
+    fill_form(at).multiselect(key="keywords").set_value(["astronaut", "moon base"])
+    at.button[0].click().run()
+    assert not at.exception and not at.error
+    inputs = at.dataframe[-1].value
+    shown = dict(zip(inputs["field"], inputs["value"], strict=True))
+    assert shown["keywords"] == "astronaut, moon base"
+    assert shown["production companies"] == "Orbit Pictures, Lunar Films"
+    assert any("1 of 2 keywords is unknown" in w.value for w in at.warning)
+
+
+@pytest.mark.integration
 def test_a_refused_field_is_named_under_it(live_api: tuple[str, list[str]]) -> None:
     at = start()
     fill_form(at)
-    at.text_input(key="keywords").input("astronaut, " + "x" * 201)  # names are ≤ 200 chars
+    at.multiselect(key="keywords").set_value(["astronaut", "x" * 201])  # names are ≤ 200 chars
     at.button[0].click().run()
     assert not at.exception
     # Under the keywords field (the form comes first), then above the answer.
@@ -177,7 +205,12 @@ def test_api_down_is_said_in_plain_words(monkeypatch: pytest.MonkeyPatch) -> Non
     assert any(
         f"The prediction service at {url} is not reachable" in m.value for m in at.sidebar.markdown
     )
-    fill_form(at).button[0].click().run()
+    assert [t.key for t in at.text_input if t.key.endswith("_text")] == [
+        "keywords_text",
+        "companies_text",
+    ]  # no suggestions to pick from: typed names instead, and the form says why
+    assert any("No suggestions" in c.value and "commas" in c.value for c in at.caption)
+    fill_form(at, suggested=False).button[0].click().run()
     assert not at.exception
     assert at.error[0].value.startswith(f"The prediction service at {url} is not reachable")
     assert "Errno" not in at.error[0].value

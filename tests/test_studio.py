@@ -24,6 +24,7 @@ from moviescore.studio.client import (
     describe_response,
     explains,
     field_errors,
+    vocabulary,
 )
 from moviescore.studio.movie_form import build_payload as _build_payload
 from moviescore.studio.movie_form import (
@@ -98,6 +99,14 @@ def test_unknown_is_not_zero_and_no_keywords_is_not_unknown() -> None:
 def test_split_names() -> None:
     assert split_names(" a, b,,c , a ") == ["a", "b", "c"]
     assert split_names("  ") == []
+    assert split_names([" moon base", "a", "", "a"]) == ["moon base", "a"]  # the picker's list
+
+
+def test_picked_names_are_sent_as_lists() -> None:
+    body = payload(keywords=["astronaut", "moon base"], companies=["Orbit Pictures"])
+    assert body["keywords"] == ["astronaut", "moon base"]
+    assert body["production_companies"] == ["Orbit Pictures"]
+    assert "keywords" not in payload(keywords=[])  # nothing picked: unknown, left out
 
 
 def test_languages_and_countries_are_iso_codes_with_names() -> None:
@@ -205,6 +214,9 @@ def test_a_down_api_is_said_in_plain_words() -> None:
     )
     status = api_status(url)
     assert not status.up and not status.ready and "not reachable" in status.detail
+    assert status.version is None
+    with pytest.raises(ApiError, match="not reachable"):
+        vocabulary(url, "keywords")
     with pytest.raises(ApiError, match="not a valid http"):
         call_api("GET", "/model", base_url="localhost:8000")
 

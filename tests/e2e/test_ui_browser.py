@@ -37,7 +37,7 @@ MOVIE = {
     "budget": 95_000_000,
     "release_date": "2027-05-14",
     "keywords": ["astronaut", "space mission"],
-    "production_companies": ["Orbit Pictures"],
+    "production_companies": ["Orbit Pictures", "Lunar Films"],
     "production_countries": ["FR"],
     "spoken_languages": ["en"],
     "homepage": "https://example.org/orbit",
@@ -57,8 +57,8 @@ def stack(s3_settings: Settings, tmp_path: Path) -> Iterator[tuple[str, str, str
     from moviescore.registry.store import Registry
 
     registry = Registry.from_settings(s3_settings)
-    live.promote(registry, seed=0)
-    version = live.promote(registry, seed=1)
+    live.promote(registry, seed=0, named=True)
+    version = live.promote(registry, seed=1, named=True)  # its films have keywords, companies
     live.write_kept_run(registry)
     api_port, ui_port = free_port(), free_port()
     api = f"http://127.0.0.1:{api_port}"
@@ -86,14 +86,21 @@ def fill_form(page: Page) -> None:
             box.fill(text)
             box.press("Enter")
 
+    def pick(label: str, typed: str, suggested: str) -> None:
+        """Type the start of a name and click the model's suggestion in the list."""
+        page.get_by_test_id("stMultiSelect").filter(has_text=label).locator("input").fill(typed)
+        page.get_by_role("option", name=suggested, exact=True).click()
+
     choose("Genres", *MOVIE["genres"])
     page.get_by_label("Runtime (min)", exact=True).fill("128")
     page.get_by_label("Budget (million USD)", exact=True).fill("95")
     # A segmented date field (year / month / day): type into its first segment, it moves on.
     page.get_by_label("Release date", exact=True).get_by_role("spinbutton").first.click()
     page.keyboard.type("20270514")
-    page.get_by_label("Keywords (comma-separated)", exact=True).fill("astronaut, space mission")
-    page.get_by_label("Production companies (comma-separated)").fill("Orbit Pictures")
+    pick("Keywords", "astro", "astronaut")
+    pick("Keywords", "SPACE m", "space mission")
+    pick("Production companies", "orbit", "Orbit Pictures")
+    choose("Production companies", "Lunar Films")  # not one the model knows: typed, kept
     choose("Production countries", "France")
     choose("Spoken languages", "English")
     page.get_by_label("Homepage", exact=True).fill(MOVIE["homepage"])

@@ -19,8 +19,8 @@ from tests.helpers.movies import learnable_records
 REPO = Path(__file__).resolve().parents[2]
 
 
-def fit_pipeline(seed: int = 0) -> Pipeline:
-    records, ratings = learnable_records(seed=seed)
+def fit_pipeline(seed: int = 0, named: bool = False) -> Pipeline:
+    records, ratings = learnable_records(seed=seed, named=named)
     pipeline = make_pipeline(spec("xgboost").build(n_estimators=40, learning_rate=0.2))
     pipeline.fit(records, ratings)
     return pipeline
@@ -38,17 +38,18 @@ def manifest_for(pipeline: Pipeline, model_name: str = "xgboost") -> Manifest:
     )
 
 
-def promote(registry: Any, seed: int = 0, model_name: str = "xgboost") -> str:
+def promote(registry: Any, seed: int = 0, model_name: str = "xgboost", named: bool = False) -> str:
     """Publish a freshly fitted model as the pipeline does (interval calibration, training
-    ranges, comparables index) and make it the champion; its version id."""
+    ranges, comparables index) and make it the champion; its version id. `named`: its films
+    have keywords and companies (`learnable_records`)."""
     import pandas as pd
 
     from moviescore.serving.calibration import calibrate
     from moviescore.serving.comparables import comparables_files
     from moviescore.serving.ranges import training_ranges
 
-    pipeline = fit_pipeline(seed)
-    records, ratings = learnable_records(seed=seed)
+    pipeline = fit_pipeline(seed, named)
+    records, ratings = learnable_records(seed=seed, named=named)
     rows = pd.DataFrame(records).assign(vote_average=ratings)
     manifest = manifest_for(pipeline, model_name).model_copy(
         update={

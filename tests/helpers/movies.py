@@ -13,6 +13,16 @@ from moviescore.ingest.raw_movie import RAW_COLUMNS
 GENRES = ["Drama", "Comedy", "Action", "Horror", "Documentary", "Science Fiction"]
 GOOD_WORDS = ["moving", "brilliant", "beautiful", "honest"]
 BAD_WORDS = ["dull", "terrible", "awful", "boring"]
+# `named=True` films carry keywords (1-3 of their genre's) and one company: a vocabulary to suggest.
+KEYWORDS = {
+    "Drama": ["family", "based on novel", "grief"],
+    "Comedy": ["friendship", "road trip", "wedding"],
+    "Action": ["car chase", "heist", "revenge"],
+    "Horror": ["haunted house", "slasher", "possession"],
+    "Documentary": ["biography", "nature", "music"],
+    "Science Fiction": ["astronaut", "space mission", "alien"],
+}
+COMPANIES = ["Warner Bros.", "Orbit Pictures", "Universal Pictures", "Warner Bros."]
 
 
 def raw_movie(movie_id: int, released: str | None = None, **overrides: Any) -> dict[str, Any]:
@@ -40,12 +50,13 @@ def raw_movie(movie_id: int, released: str | None = None, **overrides: Any) -> d
 
 
 def learnable_records(
-    n: int = 60, seed: int = 0, year: int | None = None, first_id: int = 0
+    n: int = 60, seed: int = 0, year: int | None = None, first_id: int = 0, named: bool = False
 ) -> tuple[list[dict[str, Any]], list[float]]:
     """Raw records and their ratings, which depend on runtime, genre and overview tone.
 
     Like real ones, but learnable from a few dozen rows: long films, documentaries and
     kind words rate higher. `year` fixes every release to that year (for forward splits).
+    `named` gives them keywords and a company (KEYWORDS, COMPANIES; no other field changes).
     """
     rng = random.Random(seed)
     records, ratings = [], []
@@ -71,6 +82,9 @@ def learnable_records(
             "production_countries": ["US"],
             "spoken_languages": ["en"],
         }
+        if named:
+            rec["keywords"] = KEYWORDS[genre][: 1 + i % 3]
+            rec["production_companies"] = [COMPANIES[i % len(COMPANIES)]]
         rating = 5.0 + (runtime - 80) / 50 + (1.0 if good else -1.0) + (genre == "Documentary")
         records.append(rec)
         ratings.append(rating + rng.gauss(0, 0.2))

@@ -9,6 +9,7 @@ import httpx
 
 TIMEOUT_SECONDS = 10.0
 STATUS_TIMEOUT_SECONDS = 2.0  # the sidebar's health check must not hold up the page
+VOCABULARY_LIMIT = 200  # the most /model/vocabulary lists: the most used names; others are typed
 
 
 @dataclass
@@ -27,6 +28,7 @@ class ApiStatus:
     up: bool
     ready: bool
     detail: str
+    version: str | None = None  # the served model's, when ready
 
 
 def field_errors(detail: Any) -> dict[str, list[str]]:
@@ -119,16 +121,35 @@ def _json_or_none(response: httpx.Response) -> Any:
 
 
 def api_status(base_url: str) -> ApiStatus:
-    """/health (the process answers) and /ready (a model is loaded), for the sidebar."""
+    """/health (the process answers), /ready (a model is loaded) and /model (which), for the
+    sidebar and for what is cached per model version."""
     try:
         call_api("GET", "/health", base_url=base_url, timeout=STATUS_TIMEOUT_SECONDS)
     except ApiError as exc:
         return ApiStatus(up=False, ready=False, detail=str(exc))
     try:
         ready = call_api("GET", "/ready", base_url=base_url, timeout=STATUS_TIMEOUT_SECONDS)
+        model = call_api("GET", "/model", base_url=base_url, timeout=STATUS_TIMEOUT_SECONDS)
     except ApiError as exc:
         return ApiStatus(up=True, ready=False, detail=str(exc))
-    return ApiStatus(up=True, ready=True, detail=str(ready.get("detail") or "ready"))
+    version = model.get("version") if isinstance(model, dict) else None
+    detail = str(ready.get("detail") or "ready")
+    return ApiStatus(up=True, ready=True, detail=detail, version=version)
+
+
+def vocabulary(base_url: str, field: str) -> list[str]:
+    """The served model's most used names of `field` ('keywords', 'production_companies'),
+    most training films first; `ApiError` when the API cannot say (down, no model, older)."""
+    answer = call_api(
+        "GET",
+        "/model/vocabulary",
+        base_url=base_url,
+        params={"field": field, "limit": VOCABULARY_LIMIT},
+    )
+    items = answer.get("items") if isinstance(answer, dict) else None
+    if not isinstance(items, list):
+        raise ApiError(f"The prediction service at {base_url} answered no list of {field}.")
+    return [str(i["name"]) for i in items if isinstance(i, dict) and i.get("name")]
 
 
 def explains(openapi: Any) -> bool:

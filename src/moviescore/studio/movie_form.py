@@ -44,10 +44,11 @@ def countries() -> dict[str, str]:
     return dict(sorted(names.items(), key=lambda kv: kv[1]))
 
 
-def split_names(text: str) -> list[str]:
-    """'a, b,, c ' -> ['a', 'b', 'c']: comma-separated free text, duplicates dropped."""
+def split_names(names: str | Iterable[str]) -> list[str]:
+    """'a, b,, c ' -> ['a', 'b', 'c']: comma-separated free text (the fallback field) or the
+    picker's list, stripped, blanks and duplicates dropped."""
     seen: dict[str, None] = {}
-    for part in text.split(","):
+    for part in names.split(",") if isinstance(names, str) else names:
         if name := part.strip():
             seen.setdefault(name, None)
     return list(seen)
@@ -63,14 +64,15 @@ def build_payload(
     budget_musd: float,
     release_date: date,
     tagline: str = "",
-    keywords: str = "",
+    keywords: str | Sequence[str] = "",
     no_keywords: bool = False,
-    companies: str = "",
+    companies: str | Sequence[str] = "",
     countries: Sequence[str] = (),
     spoken_languages: Sequence[str] = (),
     homepage: str = "",
 ) -> dict[str, Any]:
-    """The /predict body for the form's values. Budget is entered in millions of USD; 0 runtime
+    """The /predict body for the form's values. Keywords and companies are the picker's list or
+    the fallback's comma-separated text. Budget is entered in millions of USD; 0 runtime
     or budget means unknown, as in TMDB. Keywords left blank are unknown (left out), unless the
     producer says the film has none (an empty list), because the model reads the two apart."""
     body: dict[str, Any] = {

@@ -185,8 +185,16 @@ class MovieFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
             {lang for lang, n in langs.items() if n >= self.min_language_count} | {OTHER}
         )
         self.encodings_: dict[str, dict[str, float]] = {}
+        # How many training films name each encoded item: the API's vocabulary suggestions,
+        # most used first (models pickled before this lack it; moviescore.serving.vocabulary).
+        self.item_counts_: dict[str, dict[str, int]] = {}
         if y is not None:
-            self.encodings_ = self._fit_encodings(records, np.asarray(y, dtype=float))
+            item_sets = self._item_sets(records)
+            self.encodings_ = self._encodings_from(item_sets, np.asarray(y, dtype=float))
+            self.item_counts_ = {
+                field: dict(Counter(item for sets in item_sets for item in sets[k]))
+                for k, field in enumerate(self.target_encoded)
+            }
         self.n_features_in_ = len(BASE_FEATURES)  # records, not columns: keep sklearn quiet
         return self
 
@@ -229,11 +237,6 @@ class MovieFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
     def _item_sets(self, records: Sequence[Mapping[str, Any]]) -> list[list[set[str]]]:
         """Per record, the set of items of each target-encoded field."""
         return [[set(_items(r.get(f))) for f in self.target_encoded] for r in records]
-
-    def _fit_encodings(
-        self, records: Sequence[Mapping[str, Any]], y: np.ndarray
-    ) -> dict[str, dict[str, float]]:
-        return self._encodings_from(self._item_sets(records), y)
 
     def _encodings_from(
         self, item_sets: Sequence[list[set[str]]], y: np.ndarray
