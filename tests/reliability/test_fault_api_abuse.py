@@ -280,3 +280,38 @@ def test_a_refused_body_that_never_comes_does_not_hold_the_connection(
     assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
     assert answer.count(b"HTTP/1.1") == 1  # no second answer on the same request
     assert waited < BODY_TIMEOUT_SECONDS + 3, waited
+
+
+def _one_answer(sock: socket.socket) -> bytes:
+    """One whole HTTP answer (head and Content-Length body) from a kept-alive connection."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        assert chunk, f"connection closed after {data[:200]!r}"
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                      if line.lower().startswith(b"content-length:")))  # fmt: skip
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        assert chunk, "connection closed inside the body"
+        body += chunk
+    return head
+
+
+def test_a_body_in_pieces_within_the_limit_is_answered_and_the_connection_kept(
+    served_api: ServedAPI,
+) -> None:
+    """The body timer a split body arms is stopped when the body completes: the answer is 200,
+    and the kept-alive connection still serves a request sent after the limit has passed."""
+    host, port = served_api.url.removeprefix("http://").split(":")
+    body = json.dumps(MOVIE).encode()
+    head = (b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n")  # fmt: skip
+    with socket.create_connection((host, int(port)), timeout=BODY_TIMEOUT_SECONDS + 10) as sock:
+        for pause in (BODY_TIMEOUT_SECONDS + 0.5, 0):
+            sock.sendall(head + body[:10])
+            time.sleep(BODY_TIMEOUT_SECONDS / 4)  # the rest of the body comes in time
+            sock.sendall(body[10:])
+            assert _one_answer(sock).startswith(b"HTTP/1.1 200")
+            time.sleep(pause)  # the second round starts after a full limit has passed
