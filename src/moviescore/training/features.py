@@ -34,6 +34,7 @@ from sklearn.model_selection import KFold
 from sklearn.pipeline import Pipeline
 
 from moviescore.ingest.raw_movie import CREDIT_FIELDS
+from moviescore.training import text_score
 from moviescore.training.sentiment import polarity_subjectivity
 
 WORD = re.compile(r"\w+")
@@ -160,12 +161,14 @@ class MovieFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
         folds: int = 5,
         target_encoded: tuple[str, ...] = TARGET_ENCODED,
         unknown_keywords_share: float = 0.35,
+        text_alpha: float | None = 10.0,
     ):
         self.min_language_count = min_language_count
         self.smoothing = smoothing
         self.folds = folds
         self.target_encoded = target_encoded
         self.unknown_keywords_share = unknown_keywords_share
+        self.text_alpha = text_alpha
 
     def fit(self, X: Any, y: Any = None) -> MovieFeatures:
         self.__dict__.pop("_columns", None)  # refitting may change the vocabularies
@@ -179,6 +182,14 @@ class MovieFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
         self.encodings_: dict[str, dict[str, float]] = {}
         if y is not None:
             self.encodings_ = self._fit_encodings(records, np.asarray(y, dtype=float))
+        self.text_model_ = None  # unlabelled rows teach no text score: its column is NaN
+        if self._has_text and y is not None:
+            docs = [text_score.document(r) for r in records]
+            self.text_model_ = text_score.fit_text_model(
+                docs,
+                np.asarray(y, dtype=float),
+                float(self.text_alpha),  # type: ignore[arg-type]
+            )
         self.n_features_in_ = len(BASE_FEATURES)  # records, not columns: keep sklearn quiet
         return self
 
@@ -192,19 +203,46 @@ class MovieFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
         records = _records(X)
         self.fit(records, y)
         out = self.transform(records)
-        if y is not None and self.encodings_ and len(records) >= 2 * self.folds:
-            self._encode_out_of_fold(records, np.asarray(y, dtype=float), out)
-        self._mask_keywords(out)
+        masked = np.random.default_rng(0).random(len(out)) < self.unknown_keywords_share
+        if y is not None and len(records) >= 2 * self.folds:
+            y_arr = np.asarray(y, dtype=float)
+            if self.encodings_:
+                self._encode_out_of_fold(records, y_arr, out)
+            if self._has_text:
+                self._score_text_out_of_fold(records, y_arr, masked, out)
+        self._mask_keywords(out, masked)
         return out
 
-    def _mask_keywords(self, out: np.ndarray) -> None:
+    @property
+    def _has_text(self) -> bool:
+        """Whether the last column is the text score (models pickled before it have none)."""
+        return getattr(self, "text_alpha", None) is not None
+
+    def _score_text_out_of_fold(
+        self,
+        records: Sequence[Mapping[str, Any]],
+        y_arr: np.ndarray,
+        masked: np.ndarray,
+        out: np.ndarray,
+    ) -> None:
+        """The text score of the training rows out of fold; a masked row is scored without
+        its keywords, as a source lacking them would be."""
+        docs = [text_score.document(r) for r in records]
+        no_keywords = tuple(f for f in text_score.LIST_FIELDS if f != MASKED_FIELD)
+        scored = [
+            text_score.document(r, no_keywords) if m else d
+            for r, d, m in zip(records, docs, masked, strict=True)
+        ]
+        alpha = float(self.text_alpha)  # type: ignore[arg-type]
+        out[:, -1] = text_score.out_of_fold(docs, y_arr, scored, alpha, self.folds)
+
+    def _mask_keywords(self, out: np.ndarray, rows: np.ndarray) -> None:
         """Seeded rows get the features a keyword-less source would give them; credits, when
         encoded, are blanked in the same rows (a source without keywords has none either)."""
         names = list(self.get_feature_names_out())
         cols = [i for i, n in enumerate(names) if n == f"n_{MASKED_FIELD}"]
         for field in (MASKED_FIELD, *CREDIT_FIELDS):
             cols += [i for i, n in enumerate(names) if n.startswith(f"te_{field}_")]
-        rows = np.random.default_rng(0).random(len(out)) < self.unknown_keywords_share
         out[np.ix_(np.flatnonzero(rows), np.asarray(cols))] = np.nan
 
     def _encode_out_of_fold(
@@ -212,11 +250,12 @@ class MovieFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
     ) -> None:
         items = self._item_sets(records)  # parsed once, reused by every fold
         start = self._columns[2]  # where the target encodings begin
+        stop = start + 3 * len(self.target_encoded)
         kfold = KFold(self.folds, shuffle=True, random_state=0)
         for fit_idx, enc_idx in kfold.split(out):
             fold_enc = self._encodings_from([items[i] for i in fit_idx], y_arr[fit_idx])
             for i in enc_idx:
-                out[i, start:] = self._encode(records[i], fold_enc)
+                out[i, start:stop] = self._encode(records[i], fold_enc)
 
     def _item_sets(self, records: Sequence[Mapping[str, Any]]) -> list[list[set[str]]]:
         """Per record, the set of items of each target-encoded field."""
@@ -261,6 +300,7 @@ class MovieFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
         names += [f"genre_{g}" for g in self.genres_]
         names += [f"lang_{lang}" for lang in self.languages_]
         names += [f"te_{f}_{s}" for f in self.target_encoded for s in ("mean", "min", "max")]
+        names += ["text_score"] if self._has_text else []
         return np.asarray(names, dtype=object)
 
     @functools.cached_property
@@ -275,7 +315,8 @@ class MovieFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
     def transform(self, X: Any) -> np.ndarray:
         records = _records(X)
         genre_col, lang_col, te_start = self._columns
-        out = np.zeros((len(records), te_start + 3 * len(self.target_encoded)), dtype=np.float32)
+        te_stop = te_start + 3 * len(self.target_encoded)
+        out = np.zeros((len(records), te_stop + self._has_text), dtype=np.float32)
         for i, rec in enumerate(records):
             out[i, : len(BASE_FEATURES)] = self._base(rec)
             for g in _items(rec.get("genres")):
@@ -283,7 +324,10 @@ class MovieFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
                     out[i, genre_col[g]] = 1.0
             lang = _text(rec.get("original_language"))
             out[i, lang_col.get(lang, lang_col[OTHER])] = 1.0
-            out[i, te_start:] = self._encode(rec, self.encodings_)
+            out[i, te_start:te_stop] = self._encode(rec, self.encodings_)
+        if self._has_text:
+            docs = [text_score.document(r) for r in records]
+            out[:, -1] = text_score.score(getattr(self, "text_model_", None), docs)
         return out
 
     @staticmethod
