@@ -52,6 +52,7 @@ _PREFIXES = (
     ("lang_", LANGUAGE),
     ("te_keywords_", KEYWORDS),
     ("te_production_companies_", COMPANIES),
+    ("te_genres_", GENRES),
 )
 
 

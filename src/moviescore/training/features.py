@@ -64,7 +64,7 @@ BASE_FEATURES = (
     "sequel_hint",
 )
 # List fields whose items get a smoothed, out-of-fold target encoding (mean over the items).
-TARGET_ENCODED = ("production_companies", "keywords")
+TARGET_ENCODED = ("production_companies", "keywords", "genres")
 MASKED_FIELD = "keywords"  # the list field some sources lack entirely
 # Who made it (CREDIT_FIELDS) is not in TARGET_ENCODED: no labelled data here has credits, so
 # their effect is unmeasured; `with_credits()` is the switch (docs/BENCHMARKS.md).
