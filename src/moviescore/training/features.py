@@ -36,6 +36,7 @@ from sklearn.pipeline import Pipeline
 from moviescore.ingest.raw_movie import CREDIT_FIELDS
 from moviescore.training import text_score
 from moviescore.training.sentiment import polarity_subjectivity
+from moviescore.training.text_score import TextScore
 
 WORD = re.compile(r"\w+")
 SEQUEL = re.compile(r"(?:\b(?:[2-9]|ii|iii|iv|part)\b|:)", re.IGNORECASE)
@@ -171,6 +172,9 @@ class MovieFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
         self.text_alpha = text_alpha
 
     def fit(self, X: Any, y: Any = None) -> MovieFeatures:
+        return self._fit(X, y)
+
+    def _fit(self, X: Any, y: Any = None, fit_text: bool = True) -> MovieFeatures:
         self.__dict__.pop("_columns", None)  # refitting may change the vocabularies
         records = _records(X)
         genres = Counter(g for r in records for g in _items(r.get("genres")))
@@ -182,14 +186,11 @@ class MovieFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
         self.encodings_: dict[str, dict[str, float]] = {}
         if y is not None:
             self.encodings_ = self._fit_encodings(records, np.asarray(y, dtype=float))
-        self.text_model_ = None  # unlabelled rows teach no text score: its column is NaN
-        if self._has_text and y is not None:
+        # unlabelled rows teach no text score: an unfitted one scores NaN
+        self.text_score_ = TextScore(float(self.text_alpha or 0.0))
+        if self._has_text and y is not None and fit_text:
             docs = [text_score.document(r) for r in records]
-            self.text_model_ = text_score.fit_text_model(
-                docs,
-                np.asarray(y, dtype=float),
-                float(self.text_alpha),  # type: ignore[arg-type]
-            )
+            self.text_score_.fit(docs, np.asarray(y, dtype=float))
         self.n_features_in_ = len(BASE_FEATURES)  # records, not columns: keep sklearn quiet
         return self
 
@@ -201,10 +202,11 @@ class MovieFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
                 f"unknown_keywords_share must be in [0, 1], got {self.unknown_keywords_share}"
             )
         records = _records(X)
-        self.fit(records, y)
+        out_of_fold = y is not None and len(records) >= 2 * self.folds
+        self._fit(records, y, fit_text=not out_of_fold)  # else the text score is fitted below
         out = self.transform(records)
         masked = np.random.default_rng(0).random(len(out)) < self.unknown_keywords_share
-        if y is not None and len(records) >= 2 * self.folds:
+        if out_of_fold:
             y_arr = np.asarray(y, dtype=float)
             if self.encodings_:
                 self._encode_out_of_fold(records, y_arr, out)
@@ -233,8 +235,7 @@ class MovieFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
             text_score.document(r, no_keywords) if m else d
             for r, d, m in zip(records, docs, masked, strict=True)
         ]
-        alpha = float(self.text_alpha)  # type: ignore[arg-type]
-        out[:, -1] = text_score.out_of_fold(docs, y_arr, scored, alpha, self.folds)
+        out[:, -1] = self.text_score_.out_of_fold(docs, y_arr, scored, self.folds)
 
     def _mask_keywords(self, out: np.ndarray, rows: np.ndarray) -> None:
         """Seeded rows get the features a keyword-less source would give them; credits, when
@@ -327,7 +328,7 @@ class MovieFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
             out[i, te_start:te_stop] = self._encode(rec, self.encodings_)
         if self._has_text:
             docs = [text_score.document(r) for r in records]
-            out[:, -1] = text_score.score(getattr(self, "text_model_", None), docs)
+            out[:, -1] = self.text_score_.score(docs)
         return out
 
     @staticmethod
