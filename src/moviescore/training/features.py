@@ -10,6 +10,9 @@ names it as one, though on the rolling validation folds it was neutral to slight
 benchmark reports that ablation. `moviescore.training.sentiment` computes TextBlob's exact numbers
 several times faster, and it is cached per text, so repeated transforms stay cheap.
 
+The rest of the text (overview, tagline, keywords, genres, companies) enters as one number, the
+out-of-fold TF-IDF ridge score of `moviescore.training.text_score`, the last column.
+
 A list field that is None/NaN is UNKNOWN (e.g. keywords from a source that has no keywords), not
 empty: its count and target encoding are NaN. `fit_transform` blanks the keywords of a seeded share
 of the training rows (`unknown_keywords_share`) so the boosters learn a sensible route for NaN;
