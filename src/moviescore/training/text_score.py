@@ -98,10 +98,11 @@ class TextScore:
         vocabulary, idf, coef = self._vocabulary, self._idf, self._coef
         out = np.empty(len(docs))
         for i, doc in enumerate(docs):
-            counts = Counter(j for j in map(vocabulary.get, self._analyse(doc)) if j is not None)
+            counts = Counter(map(vocabulary.get, self._analyse(doc)))  # None = not in vocabulary
+            counts.pop(None, None)
             dot = norm = 0.0
             for j, n in counts.items():
-                value = (1.0 + math.log(n)) * idf[j]
+                value = idf[j] if n == 1 else (1.0 + math.log(n)) * idf[j]
                 dot += value * coef[j]
                 norm += value * value
             out[i] = self._intercept + (dot / math.sqrt(norm) if norm else 0.0)
