@@ -102,3 +102,19 @@ def test_movie_features_carry_the_score_as_their_last_column() -> None:
     off = MovieFeatures(text_alpha=None).fit(rows, y)
     assert "text_score" not in off.get_feature_names_out()
     assert off.transform(rows).shape[1] == X.shape[1] - 1
+
+
+def test_a_feature_step_pickled_before_the_text_score_still_transforms() -> None:
+    docs, y = corpus(40)
+    rows = [
+        {"title": f"t{i}", "overview": d, "release_date": "2005-05-05"} for i, d in enumerate(docs)
+    ]
+    old = MovieFeatures(text_alpha=None).fit(rows, y)
+    state = old.__getstate__()
+    for key in ("text_alpha", "text_score_"):  # attributes an older pickle does not have
+        state.pop(key)
+    loaded = MovieFeatures.__new__(MovieFeatures)
+    loaded.__setstate__(state)
+    out = loaded.transform(rows[:3])
+    assert out.shape == (3, len(loaded.get_feature_names_out()))
+    assert "text_score" not in loaded.get_feature_names_out()
