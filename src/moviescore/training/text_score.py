@@ -18,6 +18,7 @@ number from the fitted vocabulary, IDF and coefficients with the vectoriser's ow
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -29,6 +30,9 @@ from sklearn.linear_model import Ridge
 from sklearn.model_selection import KFold
 
 TEXT_FIELDS = ("overview", "tagline")
+# The score cache holds at most CACHED_DOCS documents of at most MAX_CACHED_CHARS characters.
+CACHED_DOCS = 4096
+MAX_CACHED_CHARS = 2_000
 LIST_FIELDS = ("keywords", "genres", "production_companies")
 
 
@@ -75,38 +79,49 @@ class TextScore:
     def _set(self, vectorizer: TfidfVectorizer, ridge: Ridge) -> TextScore:
         vectorizer.stop_words_ = None  # the pruned terms: only for inspection, large to pickle
         self.vectorizer, self.ridge = vectorizer, ridge
-        self._analyse = vectorizer.build_analyzer()
+        self._build()
         self._vocabulary: dict[str, int] = vectorizer.vocabulary_
         self._idf = vectorizer.idf_.tolist()
         self._coef = ridge.coef_.tolist()
         self._intercept = float(ridge.intercept_)
         return self
 
+    def _build(self) -> None:
+        """What is rebuilt rather than pickled: the analyser, and a bounded cache of scores (a
+        what-if batch repeats one film's text in every row; a user retries the same film)."""
+        assert self.vectorizer is not None
+        self._analyse = self.vectorizer.build_analyzer()
+        self._cached = functools.lru_cache(maxsize=CACHED_DOCS)(self._score_one)
+
     def __getstate__(self) -> dict[str, Any]:
-        # the analyser is rebuilt on load; the rest is the fitted vocabulary, IDF and weights
-        return {k: v for k, v in self.__dict__.items() if k != "_analyse"}
+        return {k: v for k, v in self.__dict__.items() if k not in ("_analyse", "_cached")}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         if self.vectorizer is not None:
-            self._analyse = self.vectorizer.build_analyzer()
+            self._build()
 
     def score(self, docs: Sequence[str]) -> np.ndarray:
         """The score of each document: the ridge's prediction on its TF-IDF row."""
         if self.vectorizer is None:
             return np.full(len(docs), np.nan)
-        vocabulary, idf, coef = self._vocabulary, self._idf, self._coef
-        out = np.empty(len(docs))
-        for i, doc in enumerate(docs):
-            counts = Counter(map(vocabulary.get, self._analyse(doc)))  # None = not in vocabulary
-            counts.pop(None, None)
-            dot = norm = 0.0
-            for j, n in counts.items():
-                value = idf[j] if n == 1 else (1.0 + math.log(n)) * idf[j]
-                dot += value * coef[j]
-                norm += value * value
-            out[i] = self._intercept + (dot / math.sqrt(norm) if norm else 0.0)
-        return out
+        cached, one = self._cached, self._score_one
+        return np.fromiter(
+            (cached(d) if len(d) <= MAX_CACHED_CHARS else one(d) for d in docs),
+            dtype=float,
+            count=len(docs),
+        )
+
+    def _score_one(self, doc: str) -> float:
+        idf, coef = self._idf, self._coef
+        counts = Counter(map(self._vocabulary.get, self._analyse(doc)))  # None: not a term
+        counts.pop(None, None)
+        dot = norm = 0.0
+        for j, n in counts.items():
+            value = idf[j] if n == 1 else (1.0 + math.log(n)) * idf[j]
+            dot += value * coef[j]
+            norm += value * value
+        return self._intercept + (dot / math.sqrt(norm) if norm else 0.0)
 
     def sklearn_score(self, docs: Sequence[str]) -> np.ndarray:
         """The same scores through scikit-learn (slow per call; the reference)."""
