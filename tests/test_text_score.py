@@ -38,7 +38,10 @@ def test_document_joins_text_and_list_items() -> None:
 def test_fast_score_is_sklearns_prediction() -> None:
     docs, y = corpus()
     model = TextScore().fit(docs, y)
-    new = [GOOD, BAD, "love love love zombie", "words it never saw", "", docs[3]]
+    long = " ".join([GOOD] * 40)  # longer than the cache takes: scored on every call
+    new = [GOOD, BAD, "love love love zombie", "words it never saw", "", docs[3], long]
+    np.testing.assert_allclose(model.score(new), model.sklearn_score(new), rtol=0, atol=1e-12)
+    # again, now from the cache: the same numbers
     np.testing.assert_allclose(model.score(new), model.sklearn_score(new), rtol=0, atol=1e-12)
     assert model.score([GOOD])[0] > model.score([BAD])[0]
     # a text without a known term scores the intercept, as scikit-learn's row of zeros does
