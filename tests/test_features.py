@@ -195,12 +195,17 @@ def test_target_encoding_is_out_of_fold_on_training_rows(train_df: pd.DataFrame)
     feats = MovieFeatures(min_language_count=5, unknown_keywords_share=0.0)
     oof = feats.fit_transform(train_df, y)
     in_sample = feats.transform(train_df)
-    te = [i for i, n in enumerate(feats.get_feature_names_out()) if n.startswith("te_")]
-    base = [i for i in range(oof.shape[1]) if i not in te]
+    names = list(feats.get_feature_names_out())
+    te = [i for i, n in enumerate(names) if n.startswith("te_")]
+    text = names.index("text_score")
+    base = [i for i in range(oof.shape[1]) if i not in te and i != text]
     np.testing.assert_array_equal(oof[:, base], in_sample[:, base])
     assert not np.array_equal(oof[:, te], in_sample[:, te])
-    # unknown companies and keywords encode as 0 (the training mean), never crash
-    unseen = feats.transform([movie(1, production_companies=["nobody"], keywords=["zzz"])])
+    assert not np.array_equal(oof[:, text], in_sample[:, text])
+    # unknown companies, keywords and genres encode as 0 (the training mean), never crash
+    unseen = feats.transform(
+        [movie(1, production_companies=["nobody"], keywords=["zzz"], genres=["Western"])]
+    )
     assert unseen[0, te].tolist() == [0.0] * len(te)
 
 
@@ -235,8 +240,9 @@ def test_unknown_keywords_are_missing_not_empty(train_df: pd.DataFrame) -> None:
         values = column(feats, out, name)
         assert math.isnan(values[0]) and values[1] == 0.0 and not math.isnan(values[2]), name
     assert column(feats, out, "n_keywords")[2] == 2.0
-    # the other columns do not depend on whether keywords are known
-    other = [i for i, n in enumerate(feats.get_feature_names_out()) if "keywords" not in n]
+    # the other columns do not depend on whether keywords are known (the text score reads them)
+    names = feats.get_feature_names_out()
+    other = [i for i, n in enumerate(names) if "keywords" not in n and n != "text_score"]
     np.testing.assert_array_equal(out[0, other], out[2, other])
 
 

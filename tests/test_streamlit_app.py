@@ -113,9 +113,11 @@ def test_predict_page_with_a_live_api(live_api: tuple[str, list[str]]) -> None:
     assert charts(at)
     at.radio(key="what_if").set_value("runtime").run()
     assert not at.exception and not at.error
-    # Two scenarios side by side: the first as filled, the second with a bigger budget.
+    # Two scenarios side by side: the first as filled, the second with a bigger budget and a
+    # shorter runtime (the synthetic ratings depend on runtime, not on budget).
     at.button(key="keep").click().run()
     at.number_input(key="budget").set_value(150.0)
+    at.number_input(key="runtime").set_value(90)
     at.button[0].click().run()
     at.button(key="keep").click().run()
     assert not at.exception and not at.error

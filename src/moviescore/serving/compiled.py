@@ -79,10 +79,10 @@ def boundary_rows(model: onnx.ModelProto, n_features: int, seed: int = 0) -> np.
     for feature in range(n_features):
         cuts = np.sort(np.fromiter(per_feature.get(feature, {0.0}), float))
         inner = (cuts[:-1] + cuts[1:]) / 2
-        # only where a float32 input can fall strictly between the two thresholds
-        apart = (np.float32(inner) != np.float32(cuts[:-1])) & (
-            np.float32(inner) != np.float32(cuts[1:])
-        )
+        # only where a float32 input falls clearly between the two thresholds (a dense feature
+        # such as the text score can have thresholds a few float32 steps apart)
+        margin = 1e-6 * np.maximum(1.0, np.abs(cuts))
+        apart = ((inner - cuts[:-1]) > margin[:-1]) & ((cuts[1:] - inner) > margin[1:])
         outside = [cuts[0] - 1.0 - abs(cuts[0]), cuts[-1] + 1.0 + abs(cuts[-1])]
         columns.append(np.concatenate([[np.nan, *outside], rng.permutation(inner[apart])]))
     n_rows = min(MAX_CHECK_ROWS, max(len(c) for c in columns))

@@ -44,12 +44,15 @@ _EXACT = {
     "us_production": LANGUAGE,
     "title_is_translated": TITLE,
     "sequel_hint": TITLE,
+    # the TF-IDF ridge score reads keywords, genres and companies too, but mostly the overview
+    "text_score": OVERVIEW,
 }
 _PREFIXES = (
     ("genre_", GENRES),
     ("lang_", LANGUAGE),
     ("te_keywords_", KEYWORDS),
     ("te_production_companies_", COMPANIES),
+    ("te_genres_", GENRES),
 )
 
 

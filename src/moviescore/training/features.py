@@ -10,6 +10,9 @@ names it as one, though on the rolling validation folds it was neutral to slight
 benchmark reports that ablation. `moviescore.training.sentiment` computes TextBlob's exact numbers
 several times faster, and it is cached per text, so repeated transforms stay cheap.
 
+The rest of the text (overview, tagline, keywords, genres, companies) enters as one number, the
+out-of-fold TF-IDF ridge score of `moviescore.training.text_score`, the last column.
+
 A list field that is None/NaN is UNKNOWN (e.g. keywords from a source that has no keywords), not
 empty: its count and target encoding are NaN. `fit_transform` blanks the keywords of a seeded share
 of the training rows (`unknown_keywords_share`) so the boosters learn a sensible route for NaN;
@@ -34,7 +37,9 @@ from sklearn.model_selection import KFold
 from sklearn.pipeline import Pipeline
 
 from moviescore.ingest.raw_movie import CREDIT_FIELDS
+from moviescore.training import text_score
 from moviescore.training.sentiment import polarity_subjectivity
+from moviescore.training.text_score import TextScore
 
 WORD = re.compile(r"\w+")
 SEQUEL = re.compile(r"(?:\b(?:[2-9]|ii|iii|iv|part)\b|:)", re.IGNORECASE)
@@ -63,7 +68,7 @@ BASE_FEATURES = (
     "sequel_hint",
 )
 # List fields whose items get a smoothed, out-of-fold target encoding (mean over the items).
-TARGET_ENCODED = ("production_companies", "keywords")
+TARGET_ENCODED = ("production_companies", "keywords", "genres")
 MASKED_FIELD = "keywords"  # the list field some sources lack entirely
 # Who made it (CREDIT_FIELDS) is not in TARGET_ENCODED: no labelled data here has credits, so
 # their effect is unmeasured; `with_credits()` is the switch (docs/BENCHMARKS.md).
@@ -168,14 +173,19 @@ class MovieFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
         folds: int = 5,
         target_encoded: tuple[str, ...] = TARGET_ENCODED,
         unknown_keywords_share: float = 0.35,
+        text_alpha: float | None = 10.0,
     ):
         self.min_language_count = min_language_count
         self.smoothing = smoothing
         self.folds = folds
         self.target_encoded = target_encoded
         self.unknown_keywords_share = unknown_keywords_share
+        self.text_alpha = text_alpha
 
     def fit(self, X: Any, y: Any = None) -> MovieFeatures:
+        return self._fit(X, y)
+
+    def _fit(self, X: Any, y: Any = None, fit_text: bool = True) -> MovieFeatures:
         self.__dict__.pop("_columns", None)  # refitting may change the vocabularies
         records = _records(X)
         genres = Counter(g for r in records for g in _items(r.get("genres")))
@@ -195,6 +205,11 @@ class MovieFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
                 field: dict(Counter(item for sets in item_sets for item in sets[k]))
                 for k, field in enumerate(self.target_encoded)
             }
+        # unlabelled rows teach no text score: an unfitted one scores NaN
+        self.text_score_ = TextScore(float(self.text_alpha or 0.0))
+        if self._has_text and y is not None and fit_text:
+            docs = [text_score.document(r) for r in records]
+            self.text_score_.fit(docs, np.asarray(y, dtype=float))
         self.n_features_in_ = len(BASE_FEATURES)  # records, not columns: keep sklearn quiet
         return self
 
@@ -206,21 +221,48 @@ class MovieFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
                 f"unknown_keywords_share must be in [0, 1], got {self.unknown_keywords_share}"
             )
         records = _records(X)
-        self.fit(records, y)
+        out_of_fold = y is not None and len(records) >= 2 * self.folds
+        self._fit(records, y, fit_text=not out_of_fold)  # else the text score is fitted below
         out = self.transform(records)
-        if y is not None and self.encodings_ and len(records) >= 2 * self.folds:
-            self._encode_out_of_fold(records, np.asarray(y, dtype=float), out)
-        self._mask_keywords(out)
+        masked = np.random.default_rng(0).random(len(out)) < self.unknown_keywords_share
+        if out_of_fold:
+            y_arr = np.asarray(y, dtype=float)
+            if self.encodings_:
+                self._encode_out_of_fold(records, y_arr, out)
+            if self._has_text:
+                self._score_text_out_of_fold(records, y_arr, masked, out)
+        self._mask_keywords(out, masked)
         return out
 
-    def _mask_keywords(self, out: np.ndarray) -> None:
+    @property
+    def _has_text(self) -> bool:
+        """Whether the last column is the text score (models pickled before it have none)."""
+        return getattr(self, "text_alpha", None) is not None
+
+    def _score_text_out_of_fold(
+        self,
+        records: Sequence[Mapping[str, Any]],
+        y_arr: np.ndarray,
+        masked: np.ndarray,
+        out: np.ndarray,
+    ) -> None:
+        """The text score of the training rows out of fold; a masked row is scored without
+        its keywords, as a source lacking them would be."""
+        docs = [text_score.document(r) for r in records]
+        no_keywords = tuple(f for f in text_score.LIST_FIELDS if f != MASKED_FIELD)
+        scored = [
+            text_score.document(r, no_keywords) if m else d
+            for r, d, m in zip(records, docs, masked, strict=True)
+        ]
+        out[:, -1] = self.text_score_.out_of_fold(docs, y_arr, scored, self.folds)
+
+    def _mask_keywords(self, out: np.ndarray, rows: np.ndarray) -> None:
         """Seeded rows get the features a keyword-less source would give them; credits, when
         encoded, are blanked in the same rows (a source without keywords has none either)."""
         names = list(self.get_feature_names_out())
         cols = [i for i, n in enumerate(names) if n == f"n_{MASKED_FIELD}"]
         for field in (MASKED_FIELD, *CREDIT_FIELDS):
             cols += [i for i, n in enumerate(names) if n.startswith(f"te_{field}_")]
-        rows = np.random.default_rng(0).random(len(out)) < self.unknown_keywords_share
         out[np.ix_(np.flatnonzero(rows), np.asarray(cols))] = np.nan
 
     def _encode_out_of_fold(
@@ -228,11 +270,12 @@ class MovieFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
     ) -> None:
         items = self._item_sets(records)  # parsed once, reused by every fold
         start = self._columns[2]  # where the target encodings begin
+        stop = start + 3 * len(self.target_encoded)
         kfold = KFold(self.folds, shuffle=True, random_state=0)
         for fit_idx, enc_idx in kfold.split(out):
             fold_enc = self._encodings_from([items[i] for i in fit_idx], y_arr[fit_idx])
             for i in enc_idx:
-                out[i, start:] = self._encode(records[i], fold_enc)
+                out[i, start:stop] = self._encode(records[i], fold_enc)
 
     def _item_sets(self, records: Sequence[Mapping[str, Any]]) -> list[list[set[str]]]:
         """Per record, the set of items of each target-encoded field."""
@@ -272,6 +315,7 @@ class MovieFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
         names += [f"genre_{g}" for g in self.genres_]
         names += [f"lang_{lang}" for lang in self.languages_]
         names += [f"te_{f}_{s}" for f in self.target_encoded for s in ("mean", "min", "max")]
+        names += ["text_score"] if self._has_text else []
         return np.asarray(names, dtype=object)
 
     @functools.cached_property
@@ -286,7 +330,8 @@ class MovieFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
     def transform(self, X: Any) -> np.ndarray:
         records = _records(X)
         genre_col, lang_col, te_start = self._columns
-        out = np.zeros((len(records), te_start + 3 * len(self.target_encoded)), dtype=np.float32)
+        te_stop = te_start + 3 * len(self.target_encoded)
+        out = np.zeros((len(records), te_stop + self._has_text), dtype=np.float32)
         for i, rec in enumerate(records):
             out[i, : len(BASE_FEATURES)] = self._base(rec)
             for g in _items(rec.get("genres")):
@@ -294,7 +339,10 @@ class MovieFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
                     out[i, genre_col[g]] = 1.0
             lang = _text(rec.get("original_language"))
             out[i, lang_col.get(lang, lang_col[OTHER])] = 1.0
-            out[i, te_start:] = self._encode(rec, self.encodings_)
+            out[i, te_start:te_stop] = self._encode(rec, self.encodings_)
+        if self._has_text:
+            docs = [text_score.document(r) for r in records]
+            out[:, -1] = self.text_score_.score(docs)
         return out
 
     @staticmethod
