@@ -192,7 +192,7 @@ def test_bad_values_name_the_field(fitted: MovieFeatures, field: str, value: str
 
 def test_target_encoding_is_out_of_fold_on_training_rows(train_df: pd.DataFrame) -> None:
     y = train_df["vote_average"].to_numpy()
-    feats = MovieFeatures(min_language_count=5, unknown_keywords_share=0.0)
+    feats = MovieFeatures(min_language_count=5, unknown_keywords_share=0.0, text_alpha=10.0)
     oof = feats.fit_transform(train_df, y)
     in_sample = feats.transform(train_df)
     names = list(feats.get_feature_names_out())

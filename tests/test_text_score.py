@@ -94,15 +94,15 @@ def test_movie_features_carry_the_score_as_their_last_column() -> None:
             "keywords": [["kw"]] * 80,
         }
     )
-    feats = MovieFeatures(unknown_keywords_share=0.0)
+    feats = MovieFeatures(unknown_keywords_share=0.0, text_alpha=10.0)
     X = feats.fit_transform(rows, y)
     assert feats.get_feature_names_out()[-1] == "text_score"
     assert np.corrcoef(X[:, -1], y)[0, 1] > 0.9
     served = feats.transform([{"overview": GOOD}, {"overview": BAD}, {"title": "no text"}])
     assert served[0, -1] > served[1, -1] and np.isfinite(served[:, -1]).all()
     # without labels there is nothing to learn: NaN, the boosters' missing route
-    assert np.isnan(MovieFeatures().fit(rows).transform(rows)[:, -1]).all()
-    off = MovieFeatures(text_alpha=None).fit(rows, y)
+    assert np.isnan(MovieFeatures(text_alpha=10.0).fit(rows).transform(rows)[:, -1]).all()
+    off = MovieFeatures().fit(rows, y)  # off by default
     assert "text_score" not in off.get_feature_names_out()
     assert off.transform(rows).shape[1] == X.shape[1] - 1
 

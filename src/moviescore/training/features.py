@@ -10,8 +10,11 @@ names it as one, though on the rolling validation folds it was neutral to slight
 benchmark reports that ablation. `moviescore.training.sentiment` computes TextBlob's exact numbers
 several times faster, and it is cached per text, so repeated transforms stay cheap.
 
-The rest of the text (overview, tagline, keywords, genres, companies) enters as one number, the
-out-of-fold TF-IDF ridge score of `moviescore.training.text_score`, the last column.
+The rest of the text (overview, tagline, keywords, genres, companies) can enter as one number,
+the out-of-fold TF-IDF ridge score of `moviescore.training.text_score` (the last column, with
+`text_alpha`). It is off by default: on the rolling backtest it helped the development folds a
+little and hurt the newest ones, and it more than doubles the cost of a row with a new text
+(docs/BENCHMARKS.md, quality section).
 
 A list field that is None/NaN is UNKNOWN (e.g. keywords from a source that has no keywords), not
 empty: its count and target encoding are NaN. `fit_transform` blanks the keywords of a seeded share
@@ -173,7 +176,7 @@ class MovieFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
         folds: int = 5,
         target_encoded: tuple[str, ...] = TARGET_ENCODED,
         unknown_keywords_share: float = 0.35,
-        text_alpha: float | None = 10.0,
+        text_alpha: float | None = None,  # 10.0 turns the text score on
     ):
         self.min_language_count = min_language_count
         self.smoothing = smoothing

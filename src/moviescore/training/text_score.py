@@ -19,7 +19,9 @@ number from the fitted vocabulary, IDF and coefficients with the vectoriser's ow
 from __future__ import annotations
 
 import functools
+import itertools
 import math
+import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -34,6 +36,27 @@ TEXT_FIELDS = ("overview", "tagline")
 CACHED_DOCS = 4096
 MAX_CACHED_CHARS = 2_000
 LIST_FIELDS = ("keywords", "genres", "production_companies")
+
+
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's default token_pattern
+
+
+def _words_and_pairs(doc: str) -> list[str]:
+    tokens = _TOKEN.findall(doc.lower())
+    return tokens + [f"{a} {b}" for a, b in itertools.pairwise(tokens)]
+
+
+def _fast_analyser(vectorizer: TfidfVectorizer) -> Any:
+    """`_words_and_pairs` when it is exactly what `vectorizer.build_analyzer()` does (the
+    settings this module fits with), which spends a slice and a join on every word pair; None
+    for any other settings."""
+    defaults = TfidfVectorizer()
+    same = all(
+        getattr(vectorizer, k) == getattr(defaults, k)
+        for k in ("analyzer", "token_pattern", "lowercase", "preprocessor", "tokenizer",
+                  "stop_words", "strip_accents", "input", "decode_error")
+    )  # fmt: skip
+    return _words_and_pairs if same and vectorizer.ngram_range == (1, 2) else None
 
 
 def _items(value: object) -> list[str]:
@@ -79,22 +102,28 @@ class TextScore:
     def _set(self, vectorizer: TfidfVectorizer, ridge: Ridge) -> TextScore:
         vectorizer.stop_words_ = None  # the pruned terms: only for inspection, large to pickle
         self.vectorizer, self.ridge = vectorizer, ridge
-        self._build()
         self._vocabulary: dict[str, int] = vectorizer.vocabulary_
         self._idf = vectorizer.idf_.tolist()
         self._coef = ridge.coef_.tolist()
         self._intercept = float(ridge.intercept_)
+        self._build()
         return self
 
     def _build(self) -> None:
         """What is rebuilt rather than pickled: the analyser, and a bounded cache of scores (a
         what-if batch repeats one film's text in every row; a user retries the same film)."""
         assert self.vectorizer is not None
-        self._analyse = self.vectorizer.build_analyzer()
+        self._analyse = _fast_analyser(self.vectorizer) or self.vectorizer.build_analyzer()
         self._cached = functools.lru_cache(maxsize=CACHED_DOCS)(self._score_one)
+        # Per term: (idf × coefficient, idf²): a term seen once costs two additions.
+        idf, coef = self._idf, self._coef
+        self._weights = {
+            t: (idf[j] * coef[j], idf[j] * idf[j]) for t, j in self._vocabulary.items()
+        }
 
     def __getstate__(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k not in ("_analyse", "_cached")}
+        rebuilt = ("_analyse", "_cached", "_weights")
+        return {k: v for k, v in self.__dict__.items() if k not in rebuilt}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
@@ -113,14 +142,19 @@ class TextScore:
         )
 
     def _score_one(self, doc: str) -> float:
-        idf, coef = self._idf, self._coef
-        counts = Counter(map(self._vocabulary.get, self._analyse(doc)))  # None: not a term
-        counts.pop(None, None)
+        weights = self._weights
         dot = norm = 0.0
-        for j, n in counts.items():
-            value = idf[j] if n == 1 else (1.0 + math.log(n)) * idf[j]
-            dot += value * coef[j]
-            norm += value * value
+        for term, n in Counter(self._analyse(doc)).items():
+            w = weights.get(term)
+            if w is None:  # not a term of the vocabulary
+                continue
+            if n == 1:
+                dot += w[0]
+                norm += w[1]
+            else:  # sublinear tf
+                f = 1.0 + math.log(n)
+                dot += f * w[0]
+                norm += f * f * w[1]
         return self._intercept + (dot / math.sqrt(norm) if norm else 0.0)
 
     def sklearn_score(self, docs: Sequence[str]) -> np.ndarray:
