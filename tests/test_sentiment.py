@@ -35,3 +35,24 @@ def test_every_shared_overview_equals_textblob(tmdb_5000_zip: Path) -> None:
     texts = [t for column in frame for t in frame[column].dropna()]
     mismatches = [t for t in texts if polarity_subjectivity(t) != tuple(TextBlob(t).sentiment)]
     assert len(texts) > 7000 and mismatches == []
+
+
+def test_the_rejoin_trie_matches_what_the_plain_alternation_matches() -> None:
+    import re
+
+    from textblob import _text as pattern
+
+    from moviescore.training import sentiment
+
+    variants = {
+        v for faces in pattern.EMOTICONS.values() for f in faces for v in sentiment._spaced(f)
+    }
+    plain = re.compile(
+        "(?:"
+        + "|".join(re.escape(v) for v in sorted(variants, key=lambda v: (-len(v), v)))
+        + r")(?:$|\s)"
+    )
+    texts = [t for v in variants for t in (v, v + " end", "a " + v + "x", v[:-1], v[1:] + " ")]
+    texts += EDGE_CASES + [" ".join(sentiment._tokens(t)) for t in EDGE_CASES]
+    for text in texts:
+        assert bool(sentiment._REJOINED.search(text)) == bool(plain.search(text)), text

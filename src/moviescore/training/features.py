@@ -45,6 +45,7 @@ from moviescore.training.sentiment import polarity_subjectivity
 from moviescore.training.text_score import TextScore
 
 WORD = re.compile(r"\w+")
+ASCII_WORD = re.compile(r"\w+", re.ASCII)  # the same words in an ASCII text, found faster
 SEQUEL = re.compile(r"(?:\b(?:[2-9]|ii|iii|iv|part)\b|:)", re.IGNORECASE)
 OTHER = "other"
 # Numeric features in column order; the vocabulary blocks follow them.
@@ -85,7 +86,8 @@ MAX_CACHED_TEXT_BYTES = 1_200
 
 def _text_stats(text: str) -> tuple[int, float, float]:
     polarity, subjectivity = polarity_subjectivity(text)  # = TextBlob(text).sentiment, faster
-    return len(WORD.findall(text)), float(polarity), float(subjectivity)
+    words = (ASCII_WORD if text.isascii() else WORD).findall(text)
+    return len(words), float(polarity), float(subjectivity)
 
 
 # One cache for the overview's word count and sentiment: a repeated text costs one lookup.
