@@ -16,7 +16,7 @@ import inspect
 import json
 import re
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NoReturn, cast
 
 from fastapi import Request, Response
@@ -168,10 +168,14 @@ class _DirectEndpoint:
     model: type[BaseModel]
     body_name: str
     request_name: str
+    is_async: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "is_async", inspect.iscoroutinefunction(self.endpoint))
 
     async def __call__(self, body: BaseModel, request: Request) -> Response:
         kwargs = {self.body_name: body, self.request_name: request}
-        if inspect.iscoroutinefunction(self.endpoint):
+        if self.is_async:
             return cast(Response, await self.endpoint(**kwargs))
         return cast(Response, await run_in_threadpool(self.endpoint, **kwargs))
 
