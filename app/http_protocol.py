@@ -40,7 +40,7 @@ def _refusal(status: bytes, detail: str = "") -> bytes:
     return head + b"content-length: " + str(len(body)).encode() + b"\r\n\r\n" + body
 
 
-class HttpToolsWithHeadLimits(HttpToolsProtocol):
+class HttpToolsWithLimits(HttpToolsProtocol):
     _in_head = True  # from a connection's first byte until its head is parsed
     _head_bytes = 0
     _heads = 0  # heads parsed on this connection: the timer checks that a new one came

@@ -99,15 +99,12 @@ class StrictJSONRequest(Request):
         return self._json
 
 
-_JSON_TYPES = (b"application/json",)
-
-
 def _declares_json(request: Request) -> bool:
     """Content-Type application/json (any parameters) or application/*+json."""
     for name, value in request.scope["headers"]:
         if name == b"content-type":
             media = value.split(b";", 1)[0].strip().lower()
-            return media in _JSON_TYPES or (
+            return media == b"application/json" or (
                 media.startswith(b"application/") and media.endswith(b"+json")
             )
     return False
@@ -142,10 +139,11 @@ class StrictJSONRoute(APIRoute):
 
     def _direct_endpoint(self) -> _DirectEndpoint | None:
         dependant = self.dependant
-        others = (dependant.path_params, dependant.query_params, dependant.header_params)
         if (
             len(dependant.body_params) != 1
-            or any(others)
+            or dependant.path_params
+            or dependant.query_params
+            or dependant.header_params
             or dependant.cookie_params
             or dependant.dependencies
             or dependant.request_param_name is None
@@ -160,7 +158,7 @@ class StrictJSONRoute(APIRoute):
         )
 
 
-@dataclass(frozen=True)
+@dataclass
 class _DirectEndpoint:
     """An endpoint called with its validated body and the request, by parameter name."""
 
@@ -171,7 +169,7 @@ class _DirectEndpoint:
     is_async: bool = field(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "is_async", inspect.iscoroutinefunction(self.endpoint))
+        self.is_async = inspect.iscoroutinefunction(self.endpoint)
 
     async def __call__(self, body: BaseModel, request: Request) -> Response:
         kwargs = {self.body_name: body, self.request_name: request}

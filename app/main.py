@@ -17,7 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi_offline import FastAPIOffline
 
 from app.body_limit import MAX_BODY_BYTES, BodyLimitMiddleware
-from app.http_protocol import HttpToolsWithHeadLimits
+from app.http_protocol import HttpToolsWithLimits
 from app.json_body import validation_error
 from app.metrics import Metrics, MetricsMiddleware
 from app.model_manager import ModelManager
@@ -27,9 +27,9 @@ from moviescore.config import Settings, get_settings
 log = logging.getLogger(__name__)
 
 # How every server of this app runs (`moviescore serve`, the image, the benches): httptools with
-# a size and a time limit on each request head (app.http_protocol).
+# a size and a time limit on each request head and a time limit on its body (app.http_protocol).
 SERVER_OPTIONS: dict[str, Any] = {
-    "http": HttpToolsWithHeadLimits,
+    "http": HttpToolsWithLimits,
     "timeout_keep_alive": 5,  # an idle kept-alive connection is closed after this
     "access_log": False,
 }

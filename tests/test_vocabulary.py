@@ -69,4 +69,4 @@ def test_unknown_field_or_limit_is_refused() -> None:
 def test_a_step_without_encodings_knows_no_names(features: Any) -> None:
     vocabulary = Vocabulary(features)  # fitted without labels, or not a MovieFeatures at all
     assert vocabulary.suggest("production_companies")["items"] == []
-    assert vocabulary.size("keywords") == 0
+    assert vocabulary.suggest("keywords")["total"] == 0

@@ -60,9 +60,8 @@ def _prediction(
     }
 
 
-def _predict(
-    request: Request, movies: Sequence[MovieIn], explain: bool
-) -> tuple[ServedModel, list[Any]]:
+def _predict(request: Request, movies: Sequence[MovieIn]) -> tuple[ServedModel, list[Any]]:
+    explain = _explain(request)  # a bad flag is a 422 even when no model is loaded (503)
     served = served_model(request)  # read the reference once: one model answers the whole call
     records = [m.to_record() for m in movies]
     ratings, sentiments = served.scorer.score(records)
@@ -120,7 +119,7 @@ def _explain(request: Request) -> bool:
 )
 async def predict(movie: MovieIn, request: Request) -> Response:
     # async on purpose: the work is less CPU than a hop through the thread pool costs.
-    return _json(_predict(request, [movie], _explain(request))[1][0])
+    return _json(_predict(request, [movie])[1][0])
 
 
 @router.post(
@@ -132,5 +131,5 @@ async def predict(movie: MovieIn, request: Request) -> Response:
 )
 def predict_batch(batch: BatchIn, request: Request) -> Response:
     # sync: up to 1000 rows is enough CPU to keep it off the event loop (runs in the thread pool).
-    served, predictions = _predict(request, batch.movies, _explain(request))
+    served, predictions = _predict(request, batch.movies)
     return _json(served.identity | {"predictions": predictions})

@@ -66,9 +66,6 @@ class Vocabulary:
             for field in FIELDS
         }
 
-    def size(self, field: str) -> int:
-        return len(self._fields[field].names)
-
     def suggest(self, field: str, prefix: str = "", limit: int = DEFAULT_LIMIT) -> dict[str, Any]:
         """{field, prefix, order, total, items: [{name, films}]}: at most `limit` known names of
         `field` that start with `prefix` (any case), most training films first."""

@@ -210,9 +210,9 @@ class MovieFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
                 field: dict(Counter(item for sets in item_sets for item in sets[k]))
                 for k, field in enumerate(self.target_encoded)
             }
-        # unlabelled rows teach no text score: an unfitted one scores NaN
-        self.text_score_ = TextScore(float(self.text_alpha or 0.0))
-        if self._has_text and y is not None and fit_text:
+        # Only with the text score on; unlabelled rows teach it nothing (unfitted, it scores NaN).
+        self.text_score_ = TextScore(self.text_alpha) if self.text_alpha is not None else None
+        if self.text_score_ is not None and y is not None and fit_text:
             docs = [text_score.document(r) for r in records]
             self.text_score_.fit(docs, np.asarray(y, dtype=float))
         self.n_features_in_ = len(BASE_FEATURES)  # records, not columns: keep sklearn quiet
@@ -259,6 +259,7 @@ class MovieFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
             text_score.document(r, no_keywords) if m else d
             for r, d, m in zip(records, docs, masked, strict=True)
         ]
+        assert self.text_score_ is not None  # _has_text
         out[:, -1] = self.text_score_.out_of_fold(docs, y_arr, scored, self.folds)
 
     def _mask_keywords(self, out: np.ndarray, rows: np.ndarray) -> None:
@@ -346,8 +347,8 @@ class MovieFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
             out[i, lang_col.get(lang, lang_col[OTHER])] = 1.0
             out[i, te_start:te_stop] = self._encode(rec, self.encodings_)
         if self._has_text:
-            docs = [text_score.document(r) for r in records]
-            out[:, -1] = self.text_score_.score(docs)
+            assert self.text_score_ is not None  # fitted with text_alpha set
+            out[:, -1] = self.text_score_.score([text_score.document(r) for r in records])
         return out
 
     @staticmethod

@@ -33,9 +33,6 @@ def _spaced(face: str) -> list[str]:
     return out
 
 
-# ... or, in the tokens joined by spaces, an emoticon or a sarcasm mark "(!)" that the split
-# took apart: only then do TextBlob's re-joining expressions change the text. (Two searches: one
-# alternation holding both is ten times slower.)
 def _trie_pattern(words: set[str]) -> str:
     """One regular expression matching exactly `words`, nested by common prefix: the regex
     engine then follows one branch per character instead of trying every word in turn."""
@@ -56,6 +53,9 @@ def _trie_pattern(words: set[str]) -> str:
     return emit(trie)
 
 
+# ... or, in the tokens joined by spaces, an emoticon or a sarcasm mark "(!)" that the split
+# took apart: only then do TextBlob's re-joining expressions change the text. (Two searches: one
+# alternation holding both is ten times slower.)
 _REJOINED = re.compile(
     "(?:"
     + _trie_pattern({v for faces in pattern.EMOTICONS.values() for f in faces for v in _spaced(f)})
