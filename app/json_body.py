@@ -25,6 +25,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MAX_KEYS = 64  # per object; the widest the API accepts (a movie) has 13 fields
 MAX_ERRORS = 20  # a batch of 1000 broken movies is told about its first 20 problems
@@ -99,9 +100,9 @@ class StrictJSONRequest(Request):
         return self._json
 
 
-def _declares_json(request: Request) -> bool:
+def _declares_json(scope: Scope) -> bool:
     """Content-Type application/json (any parameters) or application/*+json."""
-    for name, value in request.scope["headers"]:
+    for name, value in scope["headers"]:
         if name == b"content-type":
             media = value.split(b";", 1)[0].strip().lower()
             return media == b"application/json" or (
@@ -114,26 +115,25 @@ class StrictJSONRoute(APIRoute):
     """An APIRoute whose JSON body goes through `parse_json` (FastAPI's documented hook).
 
     An endpoint `f(<body model>, request: Request) -> Response` also gets a direct path: a
-    JSON body that parses and validates goes straight to it. FastAPI's general request handler
-    (dependency solving, content-type parsing, exit stacks) cost more per request than scoring
-    a movie does (docs/BENCHMARKS.md). Anything else (no body, another content type, bad JSON,
-    a failed validation) takes FastAPI's own handler, so every refusal is exactly FastAPI's.
+    JSON body that parses and validates goes straight to it, and its response straight to the
+    client. FastAPI's general request handler (dependency solving, content-type parsing, exit
+    stacks, a second exception wrapper) cost more per request than scoring a movie does
+    (docs/BENCHMARKS.md). Anything else (no body, another content type, bad JSON, a failed
+    validation) takes FastAPI's own handler, so every refusal is exactly FastAPI's; an error
+    the endpoint raises reaches the app's exception handlers, the same ones FastAPI's path uses.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        direct = self._direct_endpoint()
+        if direct is not None:
+            self.app = _direct_app(direct, fallback=self.app)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
-        direct = self._direct_endpoint()
 
         async def strict_handler(request: Request) -> Response:
-            strict = StrictJSONRequest(request.scope, request.receive)
-            if direct is not None and _declares_json(strict):
-                try:
-                    body = direct.model.model_validate(await strict.json())
-                except (json.JSONDecodeError, ValidationError):
-                    pass  # the cached body and parse are reused by FastAPI's handler
-                else:
-                    return await direct(body, strict)
-            return await handler(strict)
+            return await handler(StrictJSONRequest(request.scope, request.receive))
 
         return strict_handler
 
@@ -176,6 +176,40 @@ class _DirectEndpoint:
         if self.is_async:
             return cast(Response, await self.endpoint(**kwargs))
         return cast(Response, await run_in_threadpool(self.endpoint, **kwargs))
+
+
+def _direct_app(direct: _DirectEndpoint, fallback: ASGIApp) -> ASGIApp:
+    """The route's ASGI app: a valid JSON body to `direct`, any other request to `fallback`
+    (FastAPI's), which is handed the body already read."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if _declares_json(scope):
+            request = StrictJSONRequest(scope, receive, send)
+            try:
+                body = direct.model.model_validate(await request.json())
+            except (json.JSONDecodeError, ValidationError):
+                receive = _replay(await request.body(), receive)
+            else:
+                response = await direct(body, request)
+                await response(scope, receive, send)
+                return
+        await fallback(scope, receive, send)
+
+    return app
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """`receive` that first gives back a body already read in full."""
+    pending = True
+
+    async def replayed() -> Message:
+        nonlocal pending
+        if pending:
+            pending = False
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replayed
 
 
 def _short(part: Any) -> str | int:

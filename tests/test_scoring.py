@@ -36,6 +36,10 @@ def test_ratings_are_clamped_to_the_scale(splits: Splits) -> None:
     scorer = Scorer(train_candidate("lightgbm", splits).pipeline)
     scorer._predict = lambda X: np.array([-3.0, 12.0])  # a model gone wild
     assert scorer.ratings(splits.test.head(2)).tolist() == [0.0, 10.0]
+    scorer._predict = lambda X: np.array([-3.0, 12.0, np.nan, 6.5])
+    ratings, _ = scorer.score(splits.test.head(4).to_dict("records"))
+    assert ratings[:2] == [0.0, 10.0] and np.isnan(ratings[2]) and ratings[3] == 6.5
+    assert all(type(r) is float for r in ratings)  # plain floats, as JSON is made of
 
 
 def test_training_and_the_steps_never_load_onnx() -> None:

@@ -80,7 +80,10 @@ class Scorer:
         """Ratings and the overview's (polarity, subjectivity) of each movie, in one pass, as
         plain Python floats: what a JSON response is made of, without a numpy scalar per value."""
         X = self.matrix(movies)
-        ratings: list[float] = clamp(self._predict(X)).tolist()
+        low, high = RATING_RANGE
+        # Clamped in Python, not by `clamp`: on the API's one movie numpy's ufunc dispatch cost
+        # 13 µs per request in the server (docs/BENCHMARKS.md). NaN stays NaN either way.
+        ratings = [min(max(r, low), high) for r in self._predict(X).tolist()]
         if self._sentiment_at is None:
             return ratings, [sentiment(m.get("overview")) for m in movies]
         polarity, subjectivity = self._sentiment_at
