@@ -61,17 +61,36 @@ def _prediction(
 
 
 def _predict(request: Request, movies: Sequence[MovieIn]) -> tuple[ServedModel, list[Any]]:
+    """/predict/batch's answers (scored in the thread pool)."""
     explain = _explain(request)  # a bad flag is a 422 even when no model is loaded (503)
     served = served_model(request)  # read the reference once: one model answers the whole call
     records = [m.to_record() for m in movies]
-    ratings, sentiments = served.scorer.score(records)
-    out = [_prediction(*row, served) for row in zip(records, ratings, sentiments, strict=True)]
+    return served, _answers(request, served, records, served.scorer.score(records), explain)
+
+
+async def _predict_one(request: Request, movie: MovieIn) -> Any:
+    """/predict's answer: its model call is shared with the requests ready at the same time."""
+    explain = _explain(request)
+    served = served_model(request)
+    records = [movie.to_record()]
+    scored = await served.scorer.score_together(records)
+    return _answers(request, served, records, scored, explain)[0]
+
+
+def _answers(
+    request: Request,
+    served: ServedModel,
+    records: list[dict[str, Any]],
+    scored: tuple[list[float], list[tuple[float, float]]],
+    explain: bool,
+) -> list[Any]:
+    out = [_prediction(*row, served) for row in zip(records, *scored, strict=True)]
     if explain:
         for item, extra in zip(out, served.answers.explain(records), strict=True):
             item["warnings"] += extra.pop("warnings")
             item |= extra
     request.app.state.metrics.predictions.inc(len(out))
-    return served, out
+    return out
 
 
 def _json(payload: dict[str, Any]) -> Response:
@@ -119,7 +138,7 @@ def _explain(request: Request) -> bool:
 )
 async def predict(movie: MovieIn, request: Request) -> Response:
     # async on purpose: the work is less CPU than a hop through the thread pool costs.
-    return _json(_predict(request, [movie])[1][0])
+    return _json(await _predict_one(request, movie))
 
 
 @router.post(

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
+from moviescore.serving.coalesce import Coalescer
 from moviescore.training.features import sentiment
 from moviescore.training.specs import spec_for
 
@@ -63,6 +64,7 @@ class Scorer:
                 self.evaluator = "onnxruntime"
             except Exception as exc:  # any converter failure: slower, never wrong
                 log.warning("scoring with the library's own predict: %s", exc)
+        self._together = Coalescer(self._predict)
         has_sentiment = all(n in names for n in SENTIMENT_FEATURES)
         # The overview's sentiment is already in the matrix: read it, don't run TextBlob twice.
         self._sentiment_at = [names.index(n) for n in SENTIMENT_FEATURES] if has_sentiment else None
@@ -80,10 +82,23 @@ class Scorer:
         """Ratings and the overview's (polarity, subjectivity) of each movie, in one pass, as
         plain Python floats: what a JSON response is made of, without a numpy scalar per value."""
         X = self.matrix(movies)
+        return self._answers(movies, X, self._predict(X))
+
+    async def score_together(
+        self, movies: Sequence[Mapping[str, Any]]
+    ) -> tuple[list[float], list[Sentiment]]:
+        """`score`, with the model call shared by the concurrent requests ready at the same
+        time (`moviescore.serving.coalesce`): for the API's event loop."""
+        X = self.matrix(movies)
+        return self._answers(movies, X, await self._together(X))
+
+    def _answers(
+        self, movies: Sequence[Mapping[str, Any]], X: np.ndarray, raw: Any
+    ) -> tuple[list[float], list[Sentiment]]:
         low, high = RATING_RANGE
         # Clamped in Python, not by `clamp`: on the API's one movie numpy's ufunc dispatch cost
         # 13 µs per request in the server (docs/BENCHMARKS.md). NaN stays NaN either way.
-        ratings = [min(max(r, low), high) for r in self._predict(X).tolist()]
+        ratings = [min(max(r, low), high) for r in raw.tolist()]
         if self._sentiment_at is None:
             return ratings, [sentiment(m.get("overview")) for m in movies]
         polarity, subjectivity = self._sentiment_at
