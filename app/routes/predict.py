@@ -60,19 +60,24 @@ def _prediction(
     }
 
 
-def _predict(request: Request, movies: Sequence[MovieIn]) -> tuple[ServedModel, list[Any]]:
-    """/predict/batch's answers (scored in the thread pool)."""
+def _inputs(
+    request: Request, movies: Sequence[MovieIn]
+) -> tuple[bool, ServedModel, list[dict[str, Any]]]:
+    """(explain?, the model that answers the whole call, the raw records)."""
     explain = _explain(request)  # a bad flag is a 422 even when no model is loaded (503)
     served = served_model(request)  # read the reference once: one model answers the whole call
-    records = [m.to_record() for m in movies]
+    return explain, served, [m.to_record() for m in movies]
+
+
+def _predict(request: Request, movies: Sequence[MovieIn]) -> tuple[ServedModel, list[Any]]:
+    """/predict/batch's answers, scored in one model call (in the thread pool)."""
+    explain, served, records = _inputs(request, movies)
     return served, _answers(request, served, records, served.scorer.score(records), explain)
 
 
 async def _predict_one(request: Request, movie: MovieIn) -> Any:
     """/predict's answer: its model call is shared with the requests ready at the same time."""
-    explain = _explain(request)
-    served = served_model(request)
-    records = [movie.to_record()]
+    explain, served, records = _inputs(request, [movie])
     scored = await served.scorer.score_together(records)
     return _answers(request, served, records, scored, explain)[0]
 
