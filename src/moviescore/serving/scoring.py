@@ -7,7 +7,8 @@ per-call checks, which cost more than one row's prediction (see docs/BENCHMARKS.
 asks for `compiled=True`: the regressor then runs as a verified ONNX Runtime session
 (`moviescore.serving.compiled`, faster still for every candidate), falling back to the native
 booster with a warning when it cannot be compiled faithfully. Ratings are clamped to TMDB's 0-10
-scale.
+scale. /predict scores through `score_together`, whose model call is shared by the concurrent
+requests ready at the same time (`moviescore.serving.coalesce`).
 """
 
 from __future__ import annotations
