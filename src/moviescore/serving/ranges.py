@@ -91,7 +91,7 @@ class Warner:
                 "Keywords given as an empty list: the model assumed the film has none, which "
                 "it reads as a little-known film (leave the field out if they are unknown)."
             ]
-        unknown = sum(k not in self.known_keywords for k in keywords)
+        unknown = len(keywords) - sum(map(self.known_keywords.__contains__, keywords))
         if unknown == 0:
             return []
         n = len(keywords)

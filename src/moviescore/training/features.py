@@ -97,7 +97,7 @@ _cached_text_stats = functools.lru_cache(maxsize=65536)(_text_stats)
 def text_stats(text: object) -> tuple[int, float, float]:
     """(words, polarity in [-1, 1], subjectivity in [0, 1]) of a text; zeros for empty or
     missing."""
-    if not isinstance(text, str) or not text.strip():
+    if not isinstance(text, str) or not text or text.isspace():  # = not text.strip(), no copy
         return 0, 0.0, 0.0
     if sys.getsizeof(text) > MAX_CACHED_TEXT_BYTES:
         return _text_stats(text)
@@ -126,6 +126,12 @@ def _items(value: object) -> list[str]:
     """A list field as a list of str; None/NaN/absent -> []; parquet gives numpy arrays."""
     if _unknown(value):
         return []
+    if type(value) is list:  # what JSON, the API and TMDB give: often already all str
+        for item in value:
+            if type(item) is not str:
+                break
+        else:
+            return value  # read only by every caller: no copy
     if isinstance(value, str):
         return [value] if value else []
     # list and tuple first: the ABC check alone costs more than the rest of this function
@@ -312,7 +318,7 @@ class MovieFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
                 values += [math.nan] * 3
                 continue
             enc = encodings.get(field, {})
-            hits = [enc[item] for item in _items(rec.get(field)) if item in enc]
+            hits = [v for v in map(enc.get, _items(rec.get(field))) if v is not None]
             values += [sum(hits) / len(hits), min(hits), max(hits)] if hits else [0.0, 0.0, 0.0]
         return values
 
