@@ -42,7 +42,7 @@ LUA = Path(__file__).with_name("wrk_post.lua")
 CONNECTIONS = (1, 8, 32)
 ROUNDS = 5  # back-to-back pairs at 32 connections, the point the target is read from
 DISTINCT_MOVIES = 4000  # real movies; each request's overview gets a suffix of its own
-DISTINCT_BODIES = 8_000  # per round, more than a round gets through: no overview sent twice
+DISTINCT_BODIES = 16_000  # per round, more than a round gets through: no overview sent twice
 DISTINCT_ROUNDS = 3
 DISTINCT_SECONDS = 2.0
 BATCH_SIZES = (1, 100, 1000)
@@ -454,7 +454,12 @@ def report(out: dict[str, Any], note: str, seconds: float) -> list[Target]:
             "/predict throughput ≥ 35 % of bare FastAPI, every overview new (32 connections)",
             f"{distinct_share:.0%} (median of {len(new_shares)} back-to-back pairs, "
             f"{min(new_shares):.0%}–{max(new_shares):.0%}; median req/s {api_new['rps']:.0f} "
-            f"vs {bare_new['rps']:.0f}; no overview sent twice)",
+            f"vs {bare_new['rps']:.0f}; "
+            + (
+                "no overview sent twice)"
+                if api_new["requests"] <= DISTINCT_BODIES
+                else f"only the first {DISTINCT_BODIES:,} overviews new)"
+            ),
             distinct_share >= TARGET_DISTINCT_SHARE,
             "" if distinct_share >= TARGET_DISTINCT_SHARE else "see the Serving section",
         ),
