@@ -14,7 +14,8 @@ import pytest
 
 from moviescore.config import Settings, get_settings
 from moviescore.records import RecordError
-from moviescore.registry import store as reg_module
+from moviescore.registry import base as registry_base
+from moviescore.registry import versions as registry_versions
 from moviescore.registry.s3 import BucketMissing, S3Unavailable, make_client
 from moviescore.registry.store import (
     CHAMPION_KEY,
@@ -316,9 +317,11 @@ def test_list_versions_with_a_limit_reads_only_the_newest_manifests(
     registry: Registry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     days = iter(range(1, 6))  # versions created on five different days
-    make_id = reg_module.new_version_id
+    make_id = registry_versions.new_version_id
     monkeypatch.setattr(
-        reg_module, "new_version_id", lambda name: make_id(name, datetime(2026, 1, next(days)))
+        registry_versions,
+        "new_version_id",
+        lambda name: make_id(name, datetime(2026, 1, next(days))),
     )
     older = [registry.publish(tiny_pipeline(1.0), manifest_for("xgboost")) for _ in range(5)]
     read: list[str] = []
@@ -408,6 +411,6 @@ def test_extra_files_are_bounded_and_plainly_named(registry: Registry) -> None:
     for name in ("model.joblib", "manifest.json", "../x", ".hidden"):
         with pytest.raises(ValueError, match="bad extra file name"):
             registry.publish(tiny_pipeline(1.0), manifest_for("xgboost"), extra_files={name: b""})
-    too_big = b"x" * (reg_module.MAX_EXTRA_FILE_BYTES + 1)
+    too_big = b"x" * (registry_base.MAX_EXTRA_FILE_BYTES + 1)
     with pytest.raises(ValueError, match="over"):
         registry.publish(tiny_pipeline(1.0), manifest_for("xgboost"), extra_files={"a": too_big})
