@@ -51,6 +51,18 @@ class ManagerCollector(Collector):
             "polls that could not reach the registry",
             value=m.poll_failures,
         )
+        coalescer = served.scorer.coalescer if served is not None else None
+        yield CounterMetricFamily(
+            "moviescore_model_calls",
+            "/predict model calls of the served model since it loaded; concurrent requests "
+            "share one (moviescore.serving.coalesce)",
+            value=coalescer.calls if coalescer else 0,
+        )
+        yield CounterMetricFamily(
+            "moviescore_model_call_rows",
+            "movies those calls scored: rows / calls is the average batch",
+            value=coalescer.rows if coalescer else 0,
+        )
         age = m.seconds_since_success()
         yield GaugeMetricFamily(
             "moviescore_registry_seconds_since_last_poll",

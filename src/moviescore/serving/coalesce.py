@@ -30,6 +30,7 @@ class Coalescer:
         self._predict = predict
         # Per event loop: a future may only be resolved on its own loop's thread.
         self._pending: dict[asyncio.AbstractEventLoop, _Pending] = {}
+        self.calls = self.rows = 0  # model calls made and the rows they scored (/metrics)
 
     async def __call__(self, X: np.ndarray) -> np.ndarray:
         loop = asyncio.get_running_loop()
@@ -45,6 +46,8 @@ class Coalescer:
 
     def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
         batch = self._pending.pop(loop)
+        self.calls += 1
+        self.rows += sum(len(X) for X, _ in batch)
         try:
             if len(batch) == 1:
                 out = np.asarray(self._predict(batch[0][0]))

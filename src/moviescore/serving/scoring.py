@@ -65,7 +65,7 @@ class Scorer:
                 self.evaluator = "onnxruntime"
             except Exception as exc:  # any converter failure: slower, never wrong
                 log.warning("scoring with the library's own predict: %s", exc)
-        self._together = Coalescer(self._predict)
+        self.coalescer = Coalescer(self._predict)  # /predict's shared model calls
         has_sentiment = all(n in names for n in SENTIMENT_FEATURES)
         # The overview's sentiment is already in the matrix: read it, don't run TextBlob twice.
         self._sentiment_at = [names.index(n) for n in SENTIMENT_FEATURES] if has_sentiment else None
@@ -91,7 +91,7 @@ class Scorer:
         """`score`, with the model call shared by the concurrent requests ready at the same
         time (`moviescore.serving.coalesce`): for the API's event loop."""
         X = self.matrix(movies)
-        return self._answers(movies, X, await self._together(X))
+        return self._answers(movies, X, await self.coalescer(X))
 
     def _answers(
         self, movies: Sequence[Mapping[str, Any]], X: np.ndarray, raw: Any

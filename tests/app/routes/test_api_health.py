@@ -91,6 +91,9 @@ def test_metrics_count_requests_predictions_and_served_version(client: TestClien
     assert metric(text, "moviescore_http_request_duration_seconds_count", 'route="/predict"') == 2
     assert metric(text, "moviescore_model_served", 'model_name="xgboost",version="v-test"') == 1
     assert metric(text, "moviescore_model_reloads_total", 'outcome="failure"') == 0
+    # one /predict scored through the shared model call; the batch makes its own call
+    assert metric(text, "moviescore_model_calls_total") == 1
+    assert metric(text, "moviescore_model_call_rows_total") == 1
     assert "moviescore_registry_seconds_since_last_poll" in text
 
 
