@@ -31,17 +31,10 @@ class Runs(RegistryBase):
         return self._get(PromotionRecord, f"{self._run_prefix(run_id)}decision.json")
 
     def attempts(self, run_id: str) -> list[PromotionRecord]:
-        """Every attempt of a run, oldest first; one that does not parse is skipped."""
+        """Every attempt of a run, oldest first; one that does not parse is skipped and logged."""
         keys, _ = self.store.list(f"{self._run_prefix(run_id)}attempts/")
-        out = []
-        for key in sorted(keys):
-            try:
-                record = self._get(PromotionRecord, key)
-            except RecordError:
-                continue
-            if record is not None:
-                out.append(record)
-        return out
+        found = (self._get_or_skip(PromotionRecord, key, None) for key in sorted(keys))
+        return [record for record in found if record is not None]
 
     def decisions(
         self, limit: int | None = 10, skipped: list[RecordError] | None = None

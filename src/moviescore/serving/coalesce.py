@@ -1,9 +1,8 @@
 """Adaptive micro-batching: the rows of requests that are ready together share one model call.
 
-Under concurrent load the server scores one movie per request, and most of a tree ensemble's
-cost for one row is bringing its nodes (about 125 KB for the shipped XGBoost model) back into the
-CPU cache, which the rest of each request has evicted: measured under 32 connections, the model
-call cost about 43 µs of a request against 9 µs in a tight loop (docs/BENCHMARKS.md). A
+Under concurrent load the server scores one movie per request. Measured under 32 connections,
+the model call cost about 43 µs of a request against 9 µs in a tight loop (docs/BENCHMARKS.md);
+our reading is that the rest of each request evicts the ~530 trees from the CPU caches. A
 `Coalescer` lets every request that reaches the model in the same event-loop turn add its rows
 to one call, made as soon as the loop has run them all. Nothing waits on a timer: a lone request
 is answered one loop turn later than a direct call would be, and a batch is never larger than

@@ -83,7 +83,7 @@ class Scorer:
         """Ratings and the overview's (polarity, subjectivity) of each movie, in one pass, as
         plain Python floats: what a JSON response is made of, without a numpy scalar per value."""
         X = self.matrix(movies)
-        return self._answers(movies, X, self._predict(X))
+        return self._scored(movies, X, self._predict(X))
 
     async def score_together(
         self, movies: Sequence[Mapping[str, Any]]
@@ -91,14 +91,14 @@ class Scorer:
         """`score`, with the model call shared by the concurrent requests ready at the same
         time (`moviescore.serving.coalesce`): for the API's event loop."""
         X = self.matrix(movies)
-        return self._answers(movies, X, await self.coalescer(X))
+        return self._scored(movies, X, await self.coalescer(X))
 
-    def _answers(
+    def _scored(
         self, movies: Sequence[Mapping[str, Any]], X: np.ndarray, raw: Any
     ) -> tuple[list[float], list[Sentiment]]:
         low, high = RATING_RANGE
-        # Clamped in Python, not by `clamp`: on the API's one movie numpy's ufunc dispatch cost
-        # 13 µs per request in the server (docs/BENCHMARKS.md). NaN stays NaN either way.
+        # Clamped in Python, not by `clamp`: on the API's one movie numpy's two ufuncs cost ~8 µs
+        # per request in process (interleaved A/B; docs/BENCHMARKS.md). NaN stays NaN either way.
         ratings = [min(max(r, low), high) for r in raw.tolist()]
         if self._sentiment_at is None:
             return ratings, [sentiment(m.get("overview")) for m in movies]

@@ -160,7 +160,9 @@ def _rejoins(replaced: str) -> bool:
 
 # Whitespace-separated tokens repeat across texts ("the", "world.", "(1998)"): each is split
 # into TextBlob's tokens, lowered, once per process. _INACTIVE_RAW holds those without a word
-# that can change the score, which a text skips unread while nothing is pending.
+# that can change the score, which a text skips unread while nothing is pending. The API's event
+# loop and its batch threads share them unlocked: every entry is a fact about its token, so a
+# write lost to a race (or to a clear) only costs splitting that token again.
 _PARTS: dict[str, tuple[str, ...]] = {}
 _INACTIVE_RAW: set[str] = set()
 MAX_PARTS = 100_000  # tokens, then the cache starts over: memory stays bounded
